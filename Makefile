@@ -1,0 +1,82 @@
+# poet-operator: the PoET service and (later) its Kubernetes operator.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+GO        ?= go
+BIN       ?= $(CURDIR)/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 10s
+DURATION  ?= 20s
+
+.PHONY: all
+all: build
+
+##@ Build
+
+.PHONY: build
+build: ## Build the binaries into bin/.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./poet/cmd/...
+
+.PHONY: run
+run: build ## Run the main job on its development default (for now: poet_bench for 10s).
+	$(BIN)/poet_bench
+
+##@ Test
+
+.PHONY: test
+test: vet fmt-check ## Run every test: unit, property, crash and fuzz-seed tests, and the differential tests against the reference.
+	$(GO) test -count=1 ./...
+	cd hack/compat && $(GO) test -count=1 ./...
+
+.PHONY: test-short
+test-short: ## Run the quick subset of the unit tests.
+	$(GO) test -short ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+	cd hack/compat && for f in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz' || true); do \
+	  echo "== compat $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . ; \
+	done
+
+.PHONY: bench
+bench: ## Micro-benchmarks of the kernel and the PoSW, then poet_bench side by side with the reference.
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./poet/posw/...
+	DURATION=$(DURATION) hack/bench-compare.sh
+
+##@ Checks
+
+.PHONY: vet
+vet:
+	$(GO) vet ./...
+	cd hack/compat && $(GO) vet ./...
+
+.PHONY: fmt-check
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bin/') 2>/dev/null); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN)/.tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/.tmp/golangci-lint $@
+
+.PHONY: lint
+lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangci-lint.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: ## Regenerate everything generated and fail on any drift.
+	$(GO) mod tidy
+	cd hack/compat && $(GO) mod tidy
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum || { echo "go.mod/go.sum drift: run make verify and commit"; exit 1; }
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

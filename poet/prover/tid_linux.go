@@ -1,0 +1,5 @@
+package prover
+
+import "syscall"
+
+func threadID() int { return syscall.Gettid() }
