@@ -306,11 +306,11 @@ func TestDiskLayers(t *testing.T) {
 		memory uint
 		want   uint
 	}{
-		{20 * time.Second, 78000, 26, 1},   // reference defaults: only layer 0 on disk
-		{324 * time.Hour, 78000, 26, 11},   // mainnet: layers 0-10 on disk
-		{324 * time.Hour, 78000, 40, 1},    // everything fits
-		{0, 78000, 26, 1},                  //
-		{time.Hour, 65536, 10, 18},         // 3600·65536 ≈ 2^27.8: 28 layers
+		{20 * time.Second, 78000, 26, 1}, // reference defaults: only layer 0 on disk
+		{324 * time.Hour, 78000, 26, 11}, // mainnet: layers 0-10 on disk
+		{324 * time.Hour, 78000, 40, 1},  // everything fits
+		{0, 78000, 26, 1},                //
+		{time.Hour, 65536, 10, 18},       // 3600·65536 ≈ 2^27.8: 28 layers
 	} {
 		if got := DiskLayers(tc.d, tc.lps, tc.memory); got != tc.want {
 			t.Errorf("DiskLayers(%s, %d, %d) = %d, want %d", tc.d, tc.lps, tc.memory, got, tc.want)

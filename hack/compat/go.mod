@@ -1,0 +1,34 @@
+module github.com/poet-operator/poet-operator/hack/compat
+
+go 1.26.8
+
+require (
+	github.com/poet-operator/poet-operator v0.0.0-00010101000000-000000000000
+	github.com/spacemeshos/merkle-tree v0.2.6
+	github.com/spacemeshos/poet v0.10.12
+	go.uber.org/zap v1.27.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/c0mm4nd/go-ripemd v0.0.0-20200326052756-bd1759ad7d10 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/jessevdk/go-flags v1.6.1 // indirect
+	github.com/klauspost/cpuid/v2 v2.2.8 // indirect
+	github.com/minio/sha256-simd v1.0.1 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_golang v1.21.1 // indirect
+	github.com/prometheus/client_model v0.6.1 // indirect
+	github.com/prometheus/common v0.62.0 // indirect
+	github.com/prometheus/procfs v0.15.1 // indirect
+	github.com/spacemeshos/go-scale v1.3.0 // indirect
+	github.com/spacemeshos/sha256-simd v0.1.0 // indirect
+	github.com/zeebo/blake3 v0.2.4 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/exp v0.0.0-20250305212735-054e65f0b394 // indirect
+	golang.org/x/sys v0.31.0 // indirect
+	google.golang.org/protobuf v1.36.6 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)
+
+replace github.com/poet-operator/poet-operator => ../..

@@ -1,0 +1,12 @@
+//go:build tools
+
+// This file pins the reference benchmark command in go.mod/go.sum so that
+//
+//	go build -o <dir>/ref-bench github.com/spacemeshos/poet/cmd/bench
+//
+// works from hack/compat (go install of the reference module itself does not work).
+package compat
+
+import (
+	_ "github.com/spacemeshos/poet/cmd/bench"
+)
