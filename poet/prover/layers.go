@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
@@ -15,12 +16,16 @@ func layerFile(dir string, h uint) string {
 	return filepath.Join(dir, fmt.Sprintf("layercache_%d.bin", h))
 }
 
-// layers stores a round's tree: heights below len(files) in flat files of 32-byte
-// nodes, the rest in memory. Appends to files are buffered per layer and written by a
-// background writer, so the prover thread only copies 32 bytes per node.
+// layers stores a round's tree: heights below disk in flat files of 32-byte nodes, the
+// rest in memory. Appends to files are buffered per layer and written by a background
+// writer, so the prover thread only copies 32 bytes per node. A layer's file is created
+// with its first node, as the reference does, so a checkpoint never has an empty top
+// layer file (the reference cannot resume from one).
 type layers struct {
 	dir     string
-	files   []*os.File
+	disk    uint
+	files   []*os.File // the writer's append handles, opened on first write
+	readers []*os.File // read handles, opened on first read
 	bufs    [][]byte
 	bufSize int
 	mem     *posw.MemoryLayers
@@ -42,35 +47,34 @@ type writeJob struct {
 	ack    chan error
 }
 
-// openLayers opens (creating or appending to) the files of heights below disk.
-func openLayers(dir string, disk uint, bufSize int) (*layers, error) {
+// openLayers prepares the layers of a round; files below disk are appended to (and
+// created when their first node arrives).
+func openLayers(dir string, disk uint, bufSize int) *layers {
 	bufSize -= bufSize % posw.NodeSize
 	bufSize = max(bufSize, posw.NodeSize)
 	l := &layers{
 		dir:     dir,
+		disk:    disk,
+		files:   make([]*os.File, disk),
+		readers: make([]*os.File, disk),
+		bufs:    make([][]byte, disk),
 		bufSize: bufSize,
 		mem:     posw.NewMemoryLayers(disk),
 		jobs:    make(chan writeJob, 1024),
 		free:    make(chan []byte, 1024),
 		failed:  make(chan struct{}),
 	}
-	for h := uint(0); h < disk; h++ {
-		f, err := os.OpenFile(layerFile(dir, h), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			l.closeFiles()
-			return nil, fmt.Errorf("opening layer %d: %w", h, err)
-		}
-		l.files = append(l.files, f)
-		l.bufs = append(l.bufs, make([]byte, 0, bufSize))
+	for h := range l.bufs {
+		l.bufs[h] = make([]byte, 0, bufSize)
 	}
 	l.wg.Add(1)
 	go l.writer()
-	return l, nil
+	return l
 }
 
 // AppendNode implements posw.NodeSink.
 func (l *layers) AppendNode(h uint, n *posw.Node) {
-	if h >= uint(len(l.files)) {
+	if h >= l.disk {
 		l.mem.AppendNode(h, n)
 		return
 	}
@@ -122,7 +126,17 @@ func (l *layers) writer() {
 		default:
 		}
 		if j.ack == nil {
-			if _, err := l.files[j.height].Write(j.buf); err != nil {
+			f := l.files[j.height]
+			if f == nil {
+				var err error
+				f, err = os.OpenFile(layerFile(l.dir, j.height), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+				if err != nil {
+					l.fail(fmt.Errorf("opening layer %d: %w", j.height, err))
+					continue
+				}
+				l.files[j.height] = f
+			}
+			if _, err := f.Write(j.buf); err != nil {
 				l.fail(fmt.Errorf("writing layer %d: %w", j.height, err))
 				continue
 			}
@@ -134,6 +148,9 @@ func (l *layers) writer() {
 		}
 		var err error
 		for h, f := range l.files {
+			if f == nil {
+				continue
+			}
 			if e := f.Sync(); e != nil {
 				err = fmt.Errorf("syncing layer %d: %w", h, e)
 				break
@@ -160,11 +177,19 @@ func (l *layers) failure() error {
 }
 
 // ReadNode implements posw.NodeReader; file layers must have been checkpointed first.
+// It is for one goroutine at a time.
 func (l *layers) ReadNode(h uint, j uint64, out *posw.Node) error {
-	if h >= uint(len(l.files)) {
+	if h >= l.disk {
 		return l.mem.ReadNode(h, j, out)
 	}
-	return readNodeAt(l.files[h], j, out)
+	if l.readers[h] == nil {
+		f, err := os.Open(layerFile(l.dir, h))
+		if err != nil {
+			return fmt.Errorf("opening layer %d: %w", h, err)
+		}
+		l.readers[h] = f
+	}
+	return readNodeAt(l.readers[h], j, out)
 }
 
 func readNodeAt(f *os.File, j uint64, out *posw.Node) error {
@@ -188,8 +213,10 @@ func (l *layers) close() error {
 
 func (l *layers) closeFiles() error {
 	var errs []error
-	for _, f := range l.files {
-		errs = append(errs, f.Close())
+	for _, f := range slices.Concat(l.files, l.readers) {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -193,12 +193,8 @@ func (r *round) start() error {
 	if err := WriteState(r.cfg.Dir, &r.state); err != nil {
 		return fmt.Errorf("saving round start: %w", err)
 	}
-	l, err := openLayers(r.cfg.Dir, r.cfg.DiskLayers, r.cfg.TreeFileBuffer)
-	if err != nil {
-		return err
-	}
-	r.layers = l
-	r.builder = posw.NewBuilder(r.hasher, l)
+	r.layers = openLayers(r.cfg.Dir, r.cfg.DiskLayers, r.cfg.TreeFileBuffer)
+	r.builder = posw.NewBuilder(r.hasher, r.layers)
 	return nil
 }
 

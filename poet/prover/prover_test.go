@@ -360,3 +360,46 @@ func FuzzStateDecode(f *testing.F) {
 		}
 	})
 }
+
+// A round written with fewer file layers than this configuration wants (the reference
+// with another --lps, say) is resumed by rebuilding the missing file layers from the
+// top file; one interrupted before its upper layers had a node keeps them lazy.
+func TestResumeWithMoreDiskLayers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n = 2000
+	want, _ := posw.Prove(stmt, n)
+	for _, k := range []uint64{2, 5, 1234} {
+		dir := t.TempDir()
+		run(t, config(dir, n, 1))
+		crash(t, dir, k, rng)
+		res := run(t, config(dir, n, 4))
+		equalProofs(t, res.Proof, want)
+		for h := uint(0); h < 4; h++ {
+			fi, err := os.Stat(layerFile(dir, h))
+			if err != nil || fi.Size() != int64(n>>h)*32 {
+				t.Fatalf("k=%d layer %d: %v (want %d bytes)", k, h, err, (n>>h)*32)
+			}
+		}
+	}
+	// Interrupted at 3 leaves: no file above height 1 exists at the checkpoint.
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := config(dir, n, 8)
+	cfg.Progress = &Progress{}
+	go func() {
+		for cfg.Progress.Leaves() < 3 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		cancel()
+	}()
+	if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	st, _ := ReadState(dir)
+	hs, _ := layerHeights(dir)
+	for _, h := range hs {
+		if st.Execution.NumLeaves>>h == 0 {
+			t.Fatalf("layer %d file exists at a checkpoint of %d leaves", h, st.Execution.NumLeaves)
+		}
+	}
+}

@@ -55,27 +55,35 @@ func removeLayerFiles(dir string) error {
 	return nil
 }
 
-// recover reopens the tree of a checkpoint of N > 0 leaves: layer files longer than the
-// checkpoint are cut back, shorter ones are an error, parked nodes come from the files,
-// and the memory layers are rebuilt by hashing up the top file layer. The tail of the
-// tree is then re-derived and compared, so damaged files fail here, not in a proof.
+// recover reopens the tree of a checkpoint of N > 0 leaves. Layer files longer than the
+// checkpoint are cut back and shorter ones are an error; parked nodes come from the
+// files; the layers above the top file (memory layers, and file layers the round that
+// wrote the directory kept in memory) are rebuilt by hashing up the top file layer. The
+// tail of the tree is then re-derived and compared, so damaged files fail here, not in a
+// proof.
 func (r *round) recover() error {
 	n := r.state.Execution.NumLeaves
 	hs, err := layerHeights(r.cfg.Dir)
 	if err != nil {
 		return err
 	}
-	disk := uint(0)
+	found := uint(0)
 	for _, h := range hs {
-		if h == disk {
-			disk++
+		if h == found && n>>h > 0 {
+			found++
 		}
 	}
-	if disk == 0 {
+	if found == 0 {
 		return fmt.Errorf("%w: checkpoint of %d leaves but no layercache_0.bin", ErrCorruptLayers, n)
 	}
-	var parked posw.Parked
-	for h := uint(0); h < disk; h++ {
+	for _, h := range hs {
+		if h >= found {
+			if err := os.Remove(layerFile(r.cfg.Dir, h)); err != nil {
+				return fmt.Errorf("removing layer %d beyond the checkpoint: %w", h, err)
+			}
+		}
+	}
+	for h := uint(0); h < found; h++ {
 		path := layerFile(r.cfg.Dir, h)
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -91,31 +99,26 @@ func (r *round) recover() error {
 			}
 		}
 	}
-	for _, h := range hs {
-		if h >= disk {
-			if err := os.Remove(layerFile(r.cfg.Dir, h)); err != nil {
-				return fmt.Errorf("removing stray layer %d: %w", h, err)
-			}
-		}
-	}
-	l, err := openLayers(r.cfg.Dir, disk, r.cfg.TreeFileBuffer)
-	if err != nil {
-		return err
-	}
+	l := openLayers(r.cfg.Dir, max(found, r.cfg.DiskLayers), r.cfg.TreeFileBuffer)
 	r.layers = l
-	for h := uint(0); h < disk; h++ {
-		if (n>>h)&1 == 1 {
-			if err := readNodeAt(l.files[h], n>>h-1, &parked[h]); err != nil {
-				l.close()
-				return err
+	var parked posw.Parked
+	err = func() error {
+		for h := uint(0); h < found; h++ {
+			if (n>>h)&1 == 1 {
+				if err := l.ReadNode(h, n>>h-1, &parked[h]); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err := r.rebuildMemory(disk-1, n>>(disk-1), &parked); err != nil {
-		l.close()
-		return err
-	}
-	if err := r.checkTail(n); err != nil {
+		if err := r.rebuild(found-1, n>>(found-1), &parked); err != nil {
+			return err
+		}
+		if err := <-l.checkpoint(func() error { return nil }); err != nil {
+			return err
+		}
+		return r.checkTail(n)
+	}()
+	if err != nil {
 		l.close()
 		return err
 	}
@@ -123,13 +126,13 @@ func (r *round) recover() error {
 	r.cfg.Progress.leaves.Store(n)
 	r.cfg.Progress.resumedFrom.Store(n)
 	r.cfg.Progress.checkpointLeaves.Store(n)
-	r.cfg.Logger.Info("round resumed", "leaves", n, "diskLayers", disk)
+	r.cfg.Logger.Info("round resumed", "leaves", n, "diskLayers", l.disk)
 	return nil
 }
 
-// rebuildMemory streams the m nodes of file layer top and hashes them up into the
-// memory layers, setting the parked nodes above top.
-func (r *round) rebuildMemory(top uint, m uint64, parked *posw.Parked) error {
+// rebuild streams the m nodes of file layer top and hashes them up, appending the
+// nodes above top to the layers and setting the parked nodes above top.
+func (r *round) rebuild(top uint, m uint64, parked *posw.Parked) error {
 	f, err := os.Open(layerFile(r.cfg.Dir, top))
 	if err != nil {
 		return fmt.Errorf("opening layer %d: %w", top, err)
@@ -145,7 +148,7 @@ func (r *round) rebuildMemory(top uint, m uint64, parked *posw.Parked) error {
 		for x := j; x&1 == 1; x >>= 1 {
 			r.hasher.Merkle(&node, parked[h][:], node[:])
 			h++
-			r.layers.mem.AppendNode(h, &node)
+			r.layers.AppendNode(h, &node)
 		}
 		parked[h] = node
 	}
