@@ -1,0 +1,156 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+
+	"github.com/poet-operator/poet-operator/poet/identity"
+)
+
+// OptionError is one invalid option; it matches ErrInvalid.
+type OptionError struct {
+	// Option is the flag ("--pow-difficulty") or environment variable.
+	Option string
+	// Value is the offending value as given, or "" when it is not shown.
+	Value string
+	// Reason says what a valid value is.
+	Reason string
+}
+
+// Error reads like "--pow-difficulty 300: must be 0..256".
+func (e *OptionError) Error() string {
+	if e.Value == "" {
+		return e.Option + ": " + e.Reason
+	}
+	return e.Option + " " + e.Value + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalid }
+
+// Validate checks every option and returns all problems found, joined, each an
+// *OptionError naming its flag.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(option string, value any, format string, args ...any) {
+		v := ""
+		if value != nil {
+			v = fmt.Sprint(value)
+		}
+		errs = append(errs, &OptionError{Option: option, Value: v, Reason: fmt.Sprintf(format, args...)})
+	}
+
+	if c.Genesis.Time().IsZero() {
+		bad("--genesis-time", nil, "must be set")
+	}
+	for _, d := range []struct{ option, dir string }{
+		{"--poetdir", c.PoetDir}, {"--datadir", c.DataDir}, {"--dbdir", c.DbDir}, {"--logdir", c.LogDir},
+	} {
+		if d.dir == "" {
+			bad(d.option, nil, "must not be empty")
+		}
+	}
+	if c.MaxLogFiles < 0 {
+		bad("--maxlogfiles", c.MaxLogFiles, "must not be negative")
+	}
+	if c.MaxLogFileSize < 0 {
+		bad("--maxlogfilesize", c.MaxLogFileSize, "must not be negative")
+	}
+	for _, l := range []struct{ option, addr string }{
+		{"--config-rpclisten", c.ConfigRPCListener}, {"--rpclisten", c.RawRPCListener}, {"--restlisten", c.RawRESTListener},
+	} {
+		if err := checkListenAddr(l.addr); err != nil {
+			bad(l.option, strconv.Quote(l.addr), "%v", err)
+		}
+	}
+	if c.MaxGrpcRespSize <= 0 {
+		bad("--max-grpc-resp-size", c.MaxGrpcRespSize, "must be positive")
+	}
+	if c.Profile != "" {
+		if p, err := strconv.ParseUint(c.Profile, 10, 16); err != nil || p < 1024 {
+			bad("--profile", strconv.Quote(c.Profile), "must be a port number between 1024 and 65535")
+		}
+	}
+	if c.MaxRequestBytes <= 0 {
+		bad("--max-request-bytes", c.MaxRequestBytes, "must be positive")
+	}
+	if c.GRPCMaxMsgSize <= 0 {
+		bad("--grpc-max-msg-size", c.GRPCMaxMsgSize, "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("--shutdown-timeout", c.ShutdownTimeout, "must be positive")
+	}
+
+	r := c.Round
+	if r.EpochDuration <= 0 {
+		bad("--epoch-duration", r.EpochDuration, "must be positive")
+	}
+	if r.PhaseShift < 0 || (r.EpochDuration > 0 && r.PhaseShift >= r.EpochDuration) {
+		bad("--phase-shift", r.PhaseShift, "must be at least 0 and less than --epoch-duration %s", r.EpochDuration)
+	}
+	if r.CycleGap < 0 || (r.EpochDuration > 0 && r.CycleGap >= r.EpochDuration) {
+		bad("--cycle-gap", r.CycleGap, "must be at least 0 and less than --epoch-duration %s", r.EpochDuration)
+	}
+
+	g := c.Registration
+	if g.PowDifficulty > 256 {
+		bad("--pow-difficulty", g.PowDifficulty, "must be 0..256")
+	}
+	if g.MaxRoundMembers == 0 {
+		bad("--max-round-members", g.MaxRoundMembers, "must be positive")
+	}
+	if g.MaxSubmitBatchSize <= 0 {
+		bad("--max-submit-batch-size", g.MaxSubmitBatchSize, "must be positive")
+	}
+	if g.SubmitFlushInterval < 0 {
+		bad("--submit-flush-interval", g.SubmitFlushInterval, "must not be negative")
+	}
+	if _, err := url.Parse(g.Certifier.URL); err != nil {
+		bad("--certifier-url", strconv.Quote(g.Certifier.URL), "%v", errors.Unwrap(err))
+	}
+	if n := len(g.Certifier.PubKey); n != 0 && n != ed25519.PublicKeySize {
+		bad("--certifier-pubkey", nil, "decodes to %d bytes, want an ed25519 public key of %d", n, ed25519.PublicKeySize)
+	}
+
+	s := c.Service
+	if s.EstimatedLeavesPerSecond == 0 {
+		bad("--lps", s.EstimatedLeavesPerSecond, "must be positive")
+	}
+	if s.MemoryLayers > 63 {
+		bad("--memory", s.MemoryLayers, "must be 0..63")
+	}
+	if s.TreeFileBufferSize < 32 {
+		bad("--tree-file-buffer", s.TreeFileBufferSize, "must be at least 32 (one tree node)")
+	}
+	if s.CheckpointInterval <= 0 {
+		bad("--checkpoint-interval", s.CheckpointInterval, "must be positive")
+	}
+
+	if c.PrivateKey != "" {
+		if _, err := identity.ParseKey(string(c.PrivateKey)); err != nil {
+			bad(identity.EnvVar, nil, "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkListenAddr accepts what net.ResolveTCPAddr would, without resolving:
+// host:port with a non-empty port ("localhost:8080", ":8080", "[::1]:0").
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var aerr *net.AddrError
+		if errors.As(err, &aerr) {
+			return fmt.Errorf("must be host:port: %s", aerr.Err)
+		}
+		return fmt.Errorf("must be host:port: %w", err)
+	}
+	if port == "" {
+		return errors.New("must be host:port: missing port")
+	}
+	return nil
+}
