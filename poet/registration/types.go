@@ -68,4 +68,6 @@ var (
 	ErrConflictingRegistration = errors.New("conflicting registration")
 	ErrProofNotFound           = errors.New("proof not found")
 	ErrClosed                  = errors.New("registry closed")
+	// ErrTrustedKeysDirNotSet answers a trusted-keys reload when no directory is configured.
+	ErrTrustedKeysDirNotSet = errors.New("trusted keys directory is not configured")
 )

@@ -1,0 +1,311 @@
+// Package round runs the PoET round cycle: at each round start it closes registration,
+// executes the round's proof of sequential work until the round end, and publishes the
+// proof; after a restart it publishes finished proofs and resumes the interrupted round.
+package round
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/prover"
+	"github.com/poet-operator/poet-operator/poet/registration"
+	"github.com/poet-operator/poet-operator/poet/schedule"
+)
+
+// Registry is what the engine needs of registration.
+type Registry interface {
+	// CloseRound ends registration for a round and returns its membership root.
+	CloseRound(round uint64) (statement []byte, members int, err error)
+	// RoundKnown reports whether the registry ever opened the round.
+	RoundKnown(round uint64) bool
+	// Members lists a closed round's members in the order they were hashed.
+	Members(round uint64) ([][]byte, error)
+	// SaveProof stores a finished round durably.
+	SaveProof(p registration.StoredProof) error
+	// Proof returns a stored proof or registration.ErrProofNotFound.
+	Proof(round uint64) (*registration.StoredProof, error)
+}
+
+// Config configures the engine.
+type Config struct {
+	Schedule schedule.Schedule
+	// DataDir holds rounds/<n>/ and round.tid.
+	DataDir            string
+	LPS                uint64
+	MemoryLayers       uint
+	TreeFileBuffer     int
+	CheckpointInterval time.Duration
+	// DisableWorker publishes an empty proof for every closed round at once
+	// (registration-only mode, as the reference's --disable-worker).
+	DisableWorker bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine is the round cycle. Its exported methods are safe for concurrent use.
+type Engine struct {
+	cfg Config
+	reg Registry
+	log *slog.Logger
+
+	mu        sync.Mutex
+	executing *execution
+	lastProof *proofInfo
+}
+
+type execution struct {
+	round    uint64
+	members  int
+	progress *prover.Progress
+	started  time.Time
+	rate     *rateMeter
+}
+
+type proofInfo struct {
+	round uint64
+	at    time.Time
+}
+
+// New returns an engine; it does no I/O.
+func New(cfg Config, reg Registry, log *slog.Logger) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, reg: reg, log: log}
+}
+
+// Snapshot is the engine's state for status and metrics.
+type Snapshot struct {
+	OpenRound        uint64
+	Executing        bool
+	ExecutingRound   uint64
+	ExecutingMembers int
+	Leaves           uint64
+	LeavesPerSecond  float64
+	ResumedFrom      uint64
+	CheckpointLeaves uint64
+	CheckpointAt     time.Time
+	Started          time.Time
+	LastProof        bool
+	LastProofRound   uint64
+	LastProofAt      time.Time
+}
+
+// Snapshot reports the current state.
+func (e *Engine) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Snapshot{OpenRound: e.cfg.Schedule.OpenRound(e.cfg.Now())}
+	if x := e.executing; x != nil {
+		s.Executing, s.ExecutingRound, s.ExecutingMembers, s.Started = true, x.round, x.members, x.started
+		s.Leaves, s.ResumedFrom = x.progress.Leaves(), x.progress.ResumedFrom()
+		s.LeavesPerSecond = x.rate.rate()
+		s.CheckpointLeaves, s.CheckpointAt = x.progress.Checkpoint()
+	}
+	if p := e.lastProof; p != nil {
+		s.LastProof, s.LastProofRound, s.LastProofAt = true, p.round, p.at
+	}
+	return s
+}
+
+func (e *Engine) roundDir(n uint64) string {
+	return filepath.Join(e.cfg.DataDir, "rounds", strconv.FormatUint(n, 10))
+}
+
+// Run recovers, then executes rounds until ctx ends. Cancelling ctx checkpoints the
+// executing round; Run then returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Join(e.cfg.DataDir, "rounds"), 0o700); err != nil {
+		return fmt.Errorf("creating rounds directory: %w", err)
+	}
+	next, err := e.recover(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		n := max(next, e.cfg.Schedule.OpenRound(e.cfg.Now()))
+		if err := e.sleepUntil(ctx, e.cfg.Schedule.RoundStart(n)); err != nil {
+			return nil
+		}
+		stmt, members, err := e.reg.CloseRound(n)
+		if err != nil {
+			return fmt.Errorf("closing round %d: %w", n, err)
+		}
+		next = n + 1
+		if !e.cfg.Now().Before(e.cfg.Schedule.RoundEnd(n)) {
+			e.log.Warn("skipping past round", "round", n)
+			continue
+		}
+		if err := e.execute(ctx, n, stmt, members); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// recover publishes proofs finished before a restart and resumes the round that was
+// executing. It returns the first round not handled yet.
+func (e *Engine) recover(ctx context.Context) (uint64, error) {
+	ents, err := os.ReadDir(filepath.Join(e.cfg.DataDir, "rounds"))
+	if err != nil {
+		return 0, fmt.Errorf("listing rounds: %w", err)
+	}
+	var pending []uint64
+	for _, ent := range ents {
+		n, err := strconv.ParseUint(ent.Name(), 10, 64)
+		if err != nil || !ent.IsDir() {
+			continue
+		}
+		st, err := prover.ReadState(e.roundDir(n))
+		switch {
+		case errors.Is(err, os.ErrNotExist) || (err == nil && st.Execution == nil):
+			e.log.Info("removing round directory that never executed", "round", n)
+			if err := os.RemoveAll(e.roundDir(n)); err != nil {
+				return 0, fmt.Errorf("removing round %d: %w", n, err)
+			}
+		case err != nil:
+			return 0, fmt.Errorf("recovering round %d: %w", n, err)
+		case st.Execution.NIP != nil:
+			if err := e.publish(n, st.Execution.NIP, st.Execution.NumLeaves); err != nil {
+				return 0, err
+			}
+		default:
+			pending = append(pending, n)
+		}
+	}
+	next := e.cfg.Schedule.OpenRound(e.cfg.Now())
+	handled := func(n uint64) bool { return len(pending) > 0 && n <= pending[len(pending)-1] }
+	slices.Sort(pending)
+	for i, n := range pending {
+		if i < len(pending)-1 {
+			e.log.Warn("several interrupted rounds; resuming only the last", "round", n)
+			continue
+		}
+		stmt, members, err := e.reg.CloseRound(n)
+		if err != nil {
+			return 0, fmt.Errorf("closing round %d: %w", n, err)
+		}
+		if err := e.execute(ctx, n, stmt, members); err != nil {
+			if ctx.Err() != nil {
+				return 0, nil
+			}
+			return 0, err
+		}
+		next = max(next, n+1)
+	}
+	// A round in progress that has registrations but no tree (the round directory was
+	// lost, or the process died right at the round start) runs for what is left of it.
+	// One the registry never opened is not started, as in the reference.
+	if n, ok := e.cfg.Schedule.ExecutingRound(e.cfg.Now()); ok && !handled(n) {
+		if !e.reg.RoundKnown(n) {
+			e.log.Warn("not starting a round in progress that has no registrations", "round", n)
+			return n + 1, nil
+		}
+		if _, err := e.reg.Proof(n); err == nil {
+			return n + 1, nil
+		}
+		stmt, members, err := e.reg.CloseRound(n)
+		if err != nil {
+			return 0, fmt.Errorf("closing round %d: %w", n, err)
+		}
+		if err := e.execute(ctx, n, stmt, members); err != nil {
+			if ctx.Err() != nil {
+				return 0, nil
+			}
+			return 0, err
+		}
+		next = n + 1
+	}
+	return next, nil
+}
+
+// execute runs round n's prover until the round end and publishes its proof.
+func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int) error {
+	if e.cfg.DisableWorker {
+		return e.publish(n, &posw.Proof{}, 0)
+	}
+	progress := &prover.Progress{}
+	x := &execution{round: n, members: members, progress: progress, started: e.cfg.Now(), rate: newRateMeter(progress.Leaves)}
+	stopRate := x.rate.start()
+	e.mu.Lock()
+	e.executing = x
+	e.mu.Unlock()
+	defer func() {
+		stopRate()
+		e.mu.Lock()
+		e.executing = nil
+		e.mu.Unlock()
+	}()
+	s := e.cfg.Schedule
+	cfg := prover.Config{
+		Dir:                e.roundDir(n),
+		Statement:          stmt,
+		End:                s.RoundEnd(n),
+		DiskLayers:         prover.DiskLayers(s.RoundDuration(), e.cfg.LPS, e.cfg.MemoryLayers),
+		TreeFileBuffer:     e.cfg.TreeFileBuffer,
+		CheckpointInterval: e.cfg.CheckpointInterval,
+		TIDFile:            filepath.Join(e.cfg.DataDir, "round.tid"),
+		Progress:           progress,
+		Logger:             e.log.With("round", n),
+	}
+	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End)
+	res, err := prover.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("executing round %d: %w", n, err)
+	}
+	e.log.Info("round finished", "round", n, "leaves", res.Leaves)
+	return e.publish(n, res.Proof, res.Leaves)
+}
+
+// publish stores a finished proof with the round's members, then removes the round's
+// directory; a proof already stored is kept.
+func (e *Engine) publish(n uint64, p *posw.Proof, leaves uint64) error {
+	if _, err := e.reg.Proof(n); errors.Is(err, registration.ErrProofNotFound) {
+		members, err := e.reg.Members(n)
+		if err != nil {
+			return fmt.Errorf("listing members of round %d: %w", n, err)
+		}
+		sp := registration.StoredProof{Round: n, Proof: *p, Members: members, Leaves: leaves}
+		if err := e.reg.SaveProof(sp); err != nil {
+			return fmt.Errorf("saving proof of round %d: %w", n, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("looking up proof of round %d: %w", n, err)
+	}
+	e.mu.Lock()
+	e.lastProof = &proofInfo{round: n, at: e.cfg.Now()}
+	e.mu.Unlock()
+	if err := os.RemoveAll(e.roundDir(n)); err != nil {
+		e.log.Warn("removing finished round directory", "round", n, "error", err)
+	}
+	return nil
+}
+
+func (e *Engine) sleepUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(e.cfg.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
