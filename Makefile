@@ -19,8 +19,8 @@ build: ## Build the binaries into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./poet/cmd/...
 
 .PHONY: run
-run: build ## Run the main job on its development default (for now: poet_bench for 10s).
-	$(BIN)/poet_bench
+run: build ## Run the PoET service on its development default (loopback, genesis now).
+	$(BIN)/poet --poetdir $(BIN)/dev-poet --metrics-port 2112
 
 ##@ Test
 
@@ -48,6 +48,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each.
 bench: ## Micro-benchmarks of the kernel and the PoSW, then poet_bench side by side with the reference.
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./poet/posw/...
 	DURATION=$(DURATION) hack/bench-compare.sh
+	hack/load-compare.sh
 
 ##@ Checks
 
@@ -71,11 +72,16 @@ $(GOLANGCI_LINT):
 lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: generate
+generate: ## Regenerate the protobuf, gRPC and gateway code of poet/api/v1.
+	hack/gen-proto.sh
+
 .PHONY: verify
-verify: ## Regenerate everything generated and fail on any drift.
+verify: generate ## Regenerate everything generated and fail on any drift.
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum || { echo "go.mod/go.sum drift: run make verify and commit"; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- poet/api/v1)" || { echo "untracked generated files in poet/api/v1"; exit 1; }
 
 .PHONY: help
 help: ## Show the targets.

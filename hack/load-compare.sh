@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Registration load, side by side: the reference poet server (spacemeshos/poet v0.10.12,
+# built from the test-only module hack/compat) and ours, same settings, same load from
+# poet_load (fresh identities, signatures and PoW prepared before the clock starts), both
+# fsync-durable, on loopback. Also times GET /v1/proofs of a large round when
+# PROOF_MEMBERS is set (ours only: the reference cannot serve one past 8 MiB).
+#
+# Environment: CLIENTS (64), COUNT (5000), ROUNDS (2), POW_DIFFICULTY (0).
+set -euo pipefail
+
+CLIENTS="${CLIENTS:-64}"
+COUNT="${COUNT:-5000}"
+ROUNDS="${ROUNDS:-2}"
+POW="${POW_DIFFICULTY:-0}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
+BIN="$ROOT/bin"
+
+if [[ ! -x "$REF_BIN" ]]; then
+  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
+  mkdir -p "$(dirname "$REF_BIN")"
+  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
+fi
+echo "== building poet and poet_load"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/load-compare.XXXXXX")"
+PID=""
+cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# serve NAME BIN: start a server with one long open round; sets PID and URL.
+serve() {
+  local name=$1 bin=$2 rest dir
+  rest="127.0.0.1:$(port)"
+  dir="$WORK/$name-$RANDOM"
+  mkdir -p "$dir"
+  "$bin" --poetdir "$dir" --genesis-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --epoch-duration 2h --phase-shift 1h --cycle-gap 10m --pow-difficulty "$POW" \
+    --restlisten "$rest" --rpclisten "127.0.0.1:$(port)" --config-rpclisten "127.0.0.1:$(port)" \
+    >"$dir/log" 2>&1 &
+  PID=$!
+  URL="http://$rest"
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null -X GET -H 'Content-Type: application/json' -d '{}' "$URL/v1/info" && return 0
+    sleep 0.1
+  done
+  echo "$name did not start:"; cat "$dir/log"; exit 1
+}
+
+declare -a REF OURS
+for r in $(seq "$ROUNDS"); do
+  for name in reference ours; do
+    bin="$BIN/poet"; [[ $name == reference ]] && bin="$REF_BIN"
+    serve "$name" "$bin"
+    out="$("$BIN/poet_load" --url "$URL" -c "$CLIENTS" -n "$COUNT")"
+    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+    rate="$(sed -n 's/^registrations\/s: //p' <<<"$out")"
+    lat="$(grep '^latency' <<<"$out")"
+    echo "round $r $name: $rate registrations/s, $lat"
+    if [[ $name == reference ]]; then REF+=("$rate"); else OURS+=("$rate"); fi
+  done
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ref=$(median "${REF[@]}"); ours=$(median "${OURS[@]}")
+echo
+echo "medians at $CLIENTS clients: reference $ref registrations/s, ours $ours registrations/s"
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "ratio ours/reference = %.1f\n", a/b }'
