@@ -79,8 +79,10 @@ func (f *fakeBackend) ReloadTrustedKeys(context.Context) error {
 	return nil
 }
 
-func (f *fakeBackend) Status() opsstatus.Status { return opsstatus.Status{OpenRound: 4, Version: "test"} }
-func (f *fakeBackend) Ready() error             { return nil }
+func (f *fakeBackend) Status() opsstatus.Status {
+	return opsstatus.Status{OpenRound: 4, Version: "test"}
+}
+func (f *fakeBackend) Ready() error { return nil }
 
 func proofWithMembers(n int) *registration.StoredProof {
 	p, err := posw.Prove([]byte("stmt"), 150)
