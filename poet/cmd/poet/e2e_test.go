@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
 	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/prover"
 	"github.com/poet-operator/poet-operator/poet/registration"
 )
 
@@ -85,9 +87,9 @@ type poetProc struct {
 }
 
 const (
-	epoch      = 8 * time.Second
-	phaseShift = 4 * time.Second
-	cycleGap   = 2 * time.Second
+	epoch      = 12 * time.Second
+	phaseShift = 6 * time.Second
+	cycleGap   = 3 * time.Second
 )
 
 // newPoet builds the binary first, then sets genesis at now+offset.
@@ -143,7 +145,7 @@ func (p *poetProc) kill() {
 // stop sends SIGTERM, as Kubernetes does, and waits for a clean exit.
 func (p *poetProc) stop() {
 	p.t.Helper()
-	p.cmd.Process.Signal(os.Interrupt)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
 	select {
@@ -511,6 +513,13 @@ func TestEndToEndKill9(t *testing.T) {
 	start := genesis.Add(phaseShift + time.Duration(r)*epoch)
 	time.Sleep(time.Until(start) + 1500*time.Millisecond)
 	p.kill() // kill -9 while the round executes
+	p.start()
+	time.Sleep(time.Second)
+	p.stop() // SIGTERM while the round executes: a checkpoint, then a clean exit
+	st, err := prover.ReadState(filepath.Join(p.dir, "data", "rounds", round))
+	if err != nil || st.Execution == nil || st.Execution.NumLeaves == 0 {
+		t.Fatalf("no checkpoint after SIGTERM: %v %+v\n%s", err, st, p.log)
+	}
 	p.start()
 	resp := n.proof(t, round, end)
 	validate(t, resp, servicePubkey, acked)
