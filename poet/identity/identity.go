@@ -20,6 +20,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/poet-operator/poet-operator/poet/internal/durable"
 )
 
 const (
@@ -76,7 +78,7 @@ func Load(datadir, envKey string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(datadir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	if err := writeDurably(path, EncodeState(key)); err != nil {
+	if err := durable.WriteFile(path, EncodeState(key)); err != nil {
 		return nil, fmt.Errorf("saving service key: %w", err)
 	}
 	return key, nil
@@ -149,52 +151,4 @@ func readState(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return key, nil
-}
-
-// writeDurably creates path with content b: a temporary file in the same
-// directory, fsynced, renamed into place, then the directory fsynced.
-func writeDurably(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			err = errors.Join(err, ignoreNotExist(os.Remove(tmp)))
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", tmp, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("renaming %s: %w", tmp, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-func ignoreNotExist(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
 }

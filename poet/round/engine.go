@@ -195,14 +195,7 @@ func (e *Engine) recover(ctx context.Context) (uint64, error) {
 			e.log.Warn("several interrupted rounds; resuming only the last", "round", n)
 			continue
 		}
-		stmt, members, err := e.reg.CloseRound(n)
-		if err != nil {
-			return 0, fmt.Errorf("closing round %d: %w", n, err)
-		}
-		if err := e.execute(ctx, n, stmt, members); err != nil {
-			if ctx.Err() != nil {
-				return 0, nil
-			}
+		if stopped, err := e.closeAndExecute(ctx, n); err != nil || stopped {
 			return 0, err
 		}
 		next = max(next, n+1)
@@ -218,19 +211,27 @@ func (e *Engine) recover(ctx context.Context) (uint64, error) {
 		if _, err := e.reg.Proof(n); err == nil {
 			return n + 1, nil
 		}
-		stmt, members, err := e.reg.CloseRound(n)
-		if err != nil {
-			return 0, fmt.Errorf("closing round %d: %w", n, err)
-		}
-		if err := e.execute(ctx, n, stmt, members); err != nil {
-			if ctx.Err() != nil {
-				return 0, nil
-			}
+		if stopped, err := e.closeAndExecute(ctx, n); err != nil || stopped {
 			return 0, err
 		}
 		next = n + 1
 	}
 	return next, nil
+}
+
+// closeAndExecute closes round n and executes it; stopped reports that ctx ended.
+func (e *Engine) closeAndExecute(ctx context.Context, n uint64) (stopped bool, err error) {
+	stmt, members, err := e.reg.CloseRound(n)
+	if err != nil {
+		return false, fmt.Errorf("closing round %d: %w", n, err)
+	}
+	if err := e.execute(ctx, n, stmt, members); err != nil {
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 // execute runs round n's prover until the round end and publishes its proof.
