@@ -72,16 +72,27 @@ $(GOLANGCI_LINT):
 lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
+CONTROLLER_GEN_VERSION ?= v0.23.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/.tmp/controller-gen $@
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests from the markers.
+	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+
 .PHONY: generate
-generate: ## Regenerate the protobuf, gRPC and gateway code of poet/api/v1.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC and gateway code of poet/api/v1.
+	$(CONTROLLER_GEN) object paths="./api/..."
 	hack/gen-proto.sh
 
 .PHONY: verify
-verify: generate ## Regenerate everything generated and fail on any drift.
+verify: generate manifests ## Regenerate everything generated and fail on any drift.
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 || { echo "generated files drift: run make verify and commit the result"; exit 1; }
-	@test -z "$$(git status --porcelain -- poet/api/v1)" || { echo "untracked generated files in poet/api/v1"; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- poet/api/v1 api config)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config; exit 1; }
 
 .PHONY: help
 help: ## Show the targets.

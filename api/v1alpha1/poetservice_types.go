@@ -1,0 +1,343 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PoetServiceSpec is the desired PoET service: its network timing, prover, registration
+// rules, storage, placement and exposure.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.genesisTime) || self.genesisTime == oldSelf.genesisTime",message="genesisTime is immutable: it defines the network"
+type PoetServiceSpec struct {
+	// Image is the poet container image. Empty means the operator's --poet-image.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// ImagePullPolicy of the poet container.
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// ImagePullSecrets for the poet image.
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// GenesisTime is the network's genesis; rounds are counted from it. Immutable.
+	// +required
+	GenesisTime metav1.Time `json:"genesisTime"`
+	// Round is the round schedule. Immutable: a node whose phase shift differs exits.
+	// +required
+	Round RoundSpec `json:"round"`
+
+	// Prover configures the proof of sequential work.
+	// +optional
+	// +kubebuilder:default={}
+	Prover ProverSpec `json:"prover,omitempty"`
+	// Registration configures who may register and how.
+	// +optional
+	// +kubebuilder:default={}
+	Registration RegistrationSpec `json:"registration,omitempty"`
+
+	// ServiceKeySecretRef names a Secret key holding the service's ed25519 private key
+	// (base64 of 64 bytes, as POET_PRIVATE_KEY). When absent the operator generates a
+	// Secret once and never rewrites it; it follows storage.retentionPolicy.
+	// +optional
+	ServiceKeySecretRef *corev1.SecretKeySelector `json:"serviceKeySecretRef,omitempty"`
+
+	// Storage is the persistent volume holding the tree, registrations and proofs.
+	// +optional
+	// +kubebuilder:default={}
+	Storage StorageSpec `json:"storage,omitempty"`
+	// Resources sizes the pod beyond the prover's CPUs.
+	// +optional
+	// +kubebuilder:default={}
+	Resources ResourcesSpec `json:"resources,omitempty"`
+	// Scheduling places the pod, e.g. on nodes with the static CPU manager.
+	// +optional
+	Scheduling SchedulingSpec `json:"scheduling,omitempty"`
+	// Service exposes the API.
+	// +optional
+	// +kubebuilder:default={}
+	Service ServiceSpec `json:"service,omitempty"`
+	// Metrics configures the ops port (always on) and its ServiceMonitor.
+	// +optional
+	// +kubebuilder:default={}
+	Metrics MetricsSpec `json:"metrics,omitempty"`
+	// Rollout says when the operator may restart the pod.
+	// +optional
+	// +kubebuilder:default={}
+	Rollout RolloutSpec `json:"rollout,omitempty"`
+
+	// ExtraArgs are appended to the poet command line.
+	// +optional
+	ExtraArgs []string `json:"extraArgs,omitempty"`
+	// ExtraEnv is added to the poet container's environment.
+	// +optional
+	ExtraEnv []corev1.EnvVar `json:"extraEnv,omitempty"`
+}
+
+// RoundSpec is the round schedule: round n starts at genesis + phaseShift + n·epoch
+// and ends cycleGap before the next one starts.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="round timing is immutable: it defines the network"
+// +kubebuilder:validation:XValidation:rule="duration(self.phaseShift) < duration(self.epochDuration)",message="phaseShift must be shorter than epochDuration"
+// +kubebuilder:validation:XValidation:rule="duration(self.cycleGap) < duration(self.epochDuration)",message="cycleGap must be shorter than epochDuration"
+// +kubebuilder:validation:XValidation:rule="duration(self.epochDuration) > duration('0s')",message="epochDuration must be positive"
+type RoundSpec struct {
+	// EpochDuration is the time between round starts (mainnet: 336h).
+	// +required
+	EpochDuration metav1.Duration `json:"epochDuration"`
+	// PhaseShift is the time from genesis to round 0's start (mainnet: 240h).
+	// +required
+	PhaseShift metav1.Duration `json:"phaseShift"`
+	// CycleGap is the time between a round's end and the next round's start (mainnet: 12h).
+	// +required
+	CycleGap metav1.Duration `json:"cycleGap"`
+}
+
+// ProverSpec configures the proof of sequential work.
+type ProverSpec struct {
+	// LPS is the estimated leaves per second; it sizes the in-memory part of the tree.
+	// +optional
+	// +kubebuilder:default=78000
+	// +kubebuilder:validation:Minimum=1
+	LPS int64 `json:"lps,omitempty"`
+	// MemoryLayers is the number of top tree layers kept in memory.
+	// +optional
+	// +kubebuilder:default=26
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=63
+	MemoryLayers int32 `json:"memoryLayers,omitempty"`
+	// TreeFileBuffer is the write buffer of each on-disk layer, in bytes.
+	// +optional
+	// +kubebuilder:default=4096
+	// +kubebuilder:validation:Minimum=32
+	TreeFileBuffer int32 `json:"treeFileBuffer,omitempty"`
+	// CPUs is the number of whole CPUs for the prover; with requests equal to limits the
+	// kubelet's static CPU manager gives them to the pod exclusively.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	CPUs int32 `json:"cpus,omitempty"`
+	// CheckpointInterval is the most prover work a crash can lose.
+	// +optional
+	// +kubebuilder:default="5s"
+	CheckpointInterval metav1.Duration `json:"checkpointInterval,omitempty"`
+}
+
+// RegistrationSpec configures registration.
+type RegistrationSpec struct {
+	// PowDifficulty is the proof of work's leading zero bits (deprecated by certificates).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=256
+	PowDifficulty int32 `json:"powDifficulty,omitempty"`
+	// MaxRoundMembers caps a round's members.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxRoundMembers *int64 `json:"maxRoundMembers,omitempty"`
+	// Certifier is the certifier nodes get certificates from.
+	// +optional
+	Certifier *CertifierSpec `json:"certifier,omitempty"`
+	// TrustedKeys is a ConfigMap or Secret of *.key entries, each a base64 ed25519
+	// certifier key. It is mounted and reloaded by the poet without a restart.
+	// +optional
+	TrustedKeys *TrustedKeysSource `json:"trustedKeys,omitempty"`
+}
+
+// CertifierSpec is a certifier advertised to nodes.
+type CertifierSpec struct {
+	// URL of the certifier service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	URL string `json:"url"`
+	// Pubkey is the certifier's ed25519 public key, standard base64 of 32 bytes.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/]{43}=$`
+	Pubkey string `json:"pubkey"`
+}
+
+// TrustedKeysSource is exactly one of a ConfigMap or a Secret.
+// +kubebuilder:validation:XValidation:rule="has(self.configMap) != has(self.secret)",message="set exactly one of configMap and secret"
+type TrustedKeysSource struct {
+	// ConfigMap holding *.key entries.
+	// +optional
+	ConfigMap *corev1.LocalObjectReference `json:"configMap,omitempty"`
+	// Secret holding *.key entries.
+	// +optional
+	Secret *corev1.LocalObjectReference `json:"secret,omitempty"`
+}
+
+// RetentionPolicy says whether data outlives the PoetService.
+// +kubebuilder:validation:Enum=Retain;Delete
+type RetentionPolicy string
+
+const (
+	// RetentionRetain keeps the volume and the generated key after deletion.
+	RetentionRetain RetentionPolicy = "Retain"
+	// RetentionDelete deletes them with the PoetService.
+	RetentionDelete RetentionPolicy = "Delete"
+)
+
+// StorageSpec is the data volume.
+type StorageSpec struct {
+	// Size of the volume; it can grow where the storage class allows expansion.
+	// +optional
+	// +kubebuilder:default="10Gi"
+	Size resource.Quantity `json:"size,omitempty"`
+	// StorageClassName of the volume; empty uses the cluster default.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// RetentionPolicy for the volume and the generated key when the PoetService goes.
+	// +optional
+	// +kubebuilder:default=Retain
+	RetentionPolicy RetentionPolicy `json:"retentionPolicy,omitempty"`
+}
+
+// ResourcesSpec sizes the pod. CPU requests equal limits (prover.cpus + extraCPUs whole
+// CPUs) and so does memory, so the pod has Guaranteed QoS.
+type ResourcesSpec struct {
+	// Memory for the pod (requests = limits).
+	// +optional
+	// +kubebuilder:default="2Gi"
+	Memory resource.Quantity `json:"memory,omitempty"`
+	// ExtraCPUs are whole CPUs beyond the prover's, for registration and serving.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ExtraCPUs int32 `json:"extraCPUs,omitempty"`
+}
+
+// SchedulingSpec places the pod.
+type SchedulingSpec struct {
+	// NodeSelector, e.g. to target nodes with the static CPU manager.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Tolerations of the pod.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// Affinity of the pod.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// PriorityClassName of the pod.
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+}
+
+// ServiceSpec exposes the REST API (and optionally gRPC).
+type ServiceSpec struct {
+	// Type of the client Service.
+	// +optional
+	// +kubebuilder:default=ClusterIP
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	Type corev1.ServiceType `json:"type,omitempty"`
+	// Annotations of the client Service.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// LoadBalancerClass of a LoadBalancer Service.
+	// +optional
+	LoadBalancerClass *string `json:"loadBalancerClass,omitempty"`
+	// Port the REST API is served on.
+	// +optional
+	// +kubebuilder:default=80
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// GRPCPort, when set, also exposes gRPC on the client Service.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	GRPCPort *int32 `json:"grpcPort,omitempty"`
+}
+
+// MetricsSpec configures the ops port.
+type MetricsSpec struct {
+	// Port of /metrics, /healthz, /readyz and /status.
+	// +optional
+	// +kubebuilder:default=9100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// ServiceMonitor creates a prometheus-operator ServiceMonitor when its CRD exists.
+	// +optional
+	ServiceMonitor bool `json:"serviceMonitor,omitempty"`
+}
+
+// RolloutSpec says when the operator may delete the pod to apply a change: in the cycle
+// gap, after the finished round's proof is served, and not within registrationMargin of
+// the next round start, when nodes rush to register.
+type RolloutSpec struct {
+	// RegistrationMargin before the next round start in which no restart happens.
+	// Default: a quarter of the cycle gap.
+	// +optional
+	RegistrationMargin *metav1.Duration `json:"registrationMargin,omitempty"`
+	// ProofGrace after the round end to wait for the proof when status cannot be read.
+	// Default: a quarter of the cycle gap.
+	// +optional
+	ProofGrace *metav1.Duration `json:"proofGrace,omitempty"`
+}
+
+// PoetServiceStatus is what the operator and the pod report.
+type PoetServiceStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Ready, Reconciling, Stalled (kstatus), RoundExecuting,
+	// RestartPending, CPUExclusive.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// OpenRound is the round open for registration.
+	// +optional
+	OpenRound *int64 `json:"openRound,omitempty"`
+	// ExecutingRound is the round whose proof runs, if any.
+	// +optional
+	ExecutingRound *int64 `json:"executingRound,omitempty"`
+	// Members registered in the open round.
+	// +optional
+	Members int64 `json:"members,omitempty"`
+	// Leaves of the executing round's tree.
+	// +optional
+	Leaves int64 `json:"leaves,omitempty"`
+	// LeavesPerSecond of the prover over the last ten seconds.
+	// +optional
+	LeavesPerSecond int64 `json:"leavesPerSecond,omitempty"`
+	// LastProofRound is the latest round with a published proof.
+	// +optional
+	LastProofRound *int64 `json:"lastProofRound,omitempty"`
+	// NextRestartWindow is when a pending restart may happen.
+	// +optional
+	NextRestartWindow *metav1.Time `json:"nextRestartWindow,omitempty"`
+	// Endpoint is the REST base URL inside the cluster.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// PoetService runs a PoET service: a StatefulSet of one pod with a persistent volume,
+// exclusive CPUs for the prover, and restarts only between rounds.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=poet
+// +kubebuilder:printcolumn:name="Open",type=integer,JSONPath=`.status.openRound`
+// +kubebuilder:printcolumn:name="Executing",type=integer,JSONPath=`.status.executingRound`
+// +kubebuilder:printcolumn:name="Leaves/s",type=integer,JSONPath=`.status.leavesPerSecond`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PoetService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec PoetServiceSpec `json:"spec"`
+	// +optional
+	Status PoetServiceStatus `json:"status,omitempty"`
+}
+
+// PoetServiceList is a list of PoetServices.
+// +kubebuilder:object:root=true
+type PoetServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PoetService `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PoetService{}, &PoetServiceList{})
+}
