@@ -1,0 +1,183 @@
+package specs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/poet-operator/poet-operator/api/v1alpha1"
+)
+
+func typeMeta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// nonRoot is the distroless nonroot user.
+const nonRoot = 65532
+
+// terminationGrace covers the poet's shutdown timeout (20 s) and a final checkpoint.
+const terminationGrace = 60
+
+// Image is the poet image a PoetService runs.
+func Image(ps *v1alpha1.PoetService, o Options) string {
+	if ps.Spec.Image != "" {
+		return ps.Spec.Image
+	}
+	return o.DefaultImage
+}
+
+// KeyRef is where the pod reads POET_PRIVATE_KEY: the user's Secret or the generated one.
+func KeyRef(ps *v1alpha1.PoetService) corev1.SecretKeySelector {
+	if r := ps.Spec.ServiceKeySecretRef; r != nil {
+		return *r
+	}
+	return corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: KeySecretName(ps)}, Key: KeyEnv}
+}
+
+// CPUs is the pod's whole-CPU request and limit.
+func CPUs(ps *v1alpha1.PoetService) int64 {
+	return int64(max(ps.Spec.Prover.CPUs, 1) + ps.Spec.Resources.ExtraCPUs)
+}
+
+// StatefulSet runs one poet pod with a volume claim template. Pods are replaced only
+// when the operator deletes them (OnDelete), inside the safe window of the round cycle.
+func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
+	s := &ps.Spec
+	retention := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	if s.Storage.RetentionPolicy == v1alpha1.RetentionDelete {
+		retention = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+	}
+	size := s.Storage.Size
+	if size.IsZero() {
+		size = resource.MustParse("10Gi")
+	}
+	pod := PodTemplate(ps, o)
+	pod.Annotations = map[string]string{AnnotationInputHash: InputHash(ps, o)}
+	return &appsv1.StatefulSet{
+		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
+		ObjectMeta: meta(ps, ps.Name),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To[int32](1),
+			ServiceName:         HeadlessServiceName(ps),
+			Selector:            &metav1.LabelSelector{MatchLabels: SelectorLabels(ps)},
+			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
+			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				WhenDeleted: retention,
+				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+			},
+			Template: pod,
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: SelectorLabels(ps)},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					StorageClassName: s.Storage.StorageClassName,
+					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+				},
+			}},
+		},
+	}
+}
+
+// PodTemplate is the poet pod: Guaranteed QoS with whole CPUs for the static CPU
+// manager, a restricted security context, probes on the ops port.
+func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
+	s := &ps.Spec
+	memory := s.Resources.Memory
+	if memory.IsZero() {
+		memory = resource.MustParse("2Gi")
+	}
+	res := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(CPUs(ps), resource.DecimalSI),
+		corev1.ResourceMemory: memory,
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("metrics")}},
+			PeriodSeconds: period, TimeoutSeconds: 5, FailureThreshold: 6,
+		}
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "data", MountPath: DataPath},
+		{Name: "config", MountPath: ConfigPath, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(ps)}}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	if tk := s.Registration.TrustedKeys; tk != nil {
+		v := corev1.Volume{Name: "trusted-keys"}
+		if tk.ConfigMap != nil {
+			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: *tk.ConfigMap}
+		} else if tk.Secret != nil {
+			v.Secret = &corev1.SecretVolumeSource{SecretName: tk.Secret.Name}
+		}
+		volumes = append(volumes, v)
+		mounts = append(mounts, corev1.VolumeMount{Name: "trusted-keys", MountPath: TrustedPath, ReadOnly: true})
+	}
+	keyRef := KeyRef(ps)
+	env := append([]corev1.EnvVar{{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &keyRef}}}, s.ExtraEnv...)
+	args := append([]string{"--configfile=" + ConfigPath + "/poet.conf"}, s.ExtraArgs...)
+	ports := []corev1.ContainerPort{
+		{Name: "rest", ContainerPort: RESTPort, Protocol: corev1.ProtocolTCP},
+		{Name: "grpc", ContainerPort: GRPCPort, Protocol: corev1.ProtocolTCP},
+		{Name: "metrics", ContainerPort: s.Metrics.Port, Protocol: corev1.ProtocolTCP},
+	}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: Labels(ps)},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](terminationGrace),
+			ImagePullSecrets:              s.ImagePullSecrets,
+			NodeSelector:                  s.Scheduling.NodeSelector,
+			Tolerations:                   s.Scheduling.Tolerations,
+			Affinity:                      s.Scheduling.Affinity,
+			PriorityClassName:             s.Scheduling.PriorityClassName,
+			EnableServiceLinks:            ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](nonRoot), RunAsGroup: ptr.To[int64](nonRoot),
+				FSGroup: ptr.To[int64](nonRoot), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:            "poet",
+				Image:           Image(ps, o),
+				ImagePullPolicy: s.ImagePullPolicy,
+				Args:            args,
+				Env:             env,
+				Ports:           ports,
+				Resources:       corev1.ResourceRequirements{Requests: res, Limits: res},
+				LivenessProbe:   probe("/healthz", 10),
+				ReadinessProbe:  probe("/readyz", 5),
+				StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}}, PeriodSeconds: 5, FailureThreshold: 120},
+				VolumeMounts:    mounts,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+			Volumes: volumes,
+		},
+	}
+}
+
+// InputHash digests what a running pod must be restarted to pick up: the pod template
+// and poet.conf. The trusted keys' content is not in it: the poet reloads them.
+func InputHash(ps *v1alpha1.PoetService, o Options) string {
+	h := sha256.New()
+	b, err := json.Marshal(PodTemplate(ps, o))
+	if err != nil {
+		panic(fmt.Sprintf("encoding a pod template: %v", err)) // cannot fail for these types
+	}
+	h.Write(b)
+	h.Write([]byte(ConfigFile(ps)))
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
