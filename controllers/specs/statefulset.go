@@ -60,7 +60,10 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 		size = resource.MustParse("10Gi")
 	}
 	pod := PodTemplate(ps, o)
-	pod.Annotations = map[string]string{AnnotationInputHash: InputHash(ps, o)}
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[AnnotationInputHash] = InputHash(ps, o)
 	return &appsv1.StatefulSet{
 		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
 		ObjectMeta: meta(ps, ps.Name),
@@ -133,8 +136,13 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 		{Name: "grpc", ContainerPort: GRPCPort, Protocol: corev1.ProtocolTCP},
 		{Name: "metrics", ContainerPort: s.Metrics.Port, Protocol: corev1.ProtocolTCP},
 	}
+	var annotations map[string]string
+	if v := ps.Annotations[v1alpha1.AnnotationRestartNow]; v != "" {
+		// A new value changes the input hash: the operator restarts the pod at once.
+		annotations = map[string]string{v1alpha1.AnnotationRestartNow: v}
+	}
 	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: Labels(ps)},
+		ObjectMeta: metav1.ObjectMeta{Labels: Labels(ps), Annotations: annotations},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](terminationGrace),
 			ImagePullSecrets:              s.ImagePullSecrets,

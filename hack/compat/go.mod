@@ -8,7 +8,7 @@ require (
 	github.com/spacemeshos/go-scale v1.3.0
 	github.com/spacemeshos/merkle-tree v0.2.6
 	github.com/spacemeshos/poet v0.10.12
-	go.uber.org/zap v1.27.0
+	go.uber.org/zap v1.27.1
 	google.golang.org/protobuf v1.36.12
 )
 

@@ -1,0 +1,158 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/poet-operator/poet-operator/api/v1alpha1"
+	"github.com/poet-operator/poet-operator/controllers/specs"
+	"github.com/poet-operator/poet-operator/poet/status"
+)
+
+// HTTPStatusReader reads /status from the pod's stable DNS name through the headless
+// Service; c nil means a client with a 5 s timeout.
+func HTTPStatusReader(c *http.Client) StatusReader {
+	if c == nil {
+		c = &http.Client{Timeout: 5 * time.Second}
+	}
+	return func(ctx context.Context, ps *v1alpha1.PoetService, pod *corev1.Pod) (*status.Status, error) {
+		host := fmt.Sprintf("%s.%s.%s.svc", pod.Name, specs.HeadlessServiceName(ps), ps.Namespace)
+		return status.Fetch(ctx, c, "http://"+net.JoinHostPort(host, strconv.Itoa(int(ps.Spec.Metrics.Port))))
+	}
+}
+
+// computeStatus is the status that follows from one pass's observations.
+func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, now time.Time) v1alpha1.PoetServiceStatus {
+	st := *ps.Status.DeepCopy()
+	st.ObservedGeneration = ps.Generation
+	sched := scheduleOf(ps)
+	open := int64(sched.OpenRound(now))
+	st.OpenRound = &open
+	port := ps.Spec.Service.Port
+	if port == 0 {
+		port = 80
+	}
+	st.Endpoint = fmt.Sprintf("http://%s.%s.svc:%d", ps.Name, ps.Namespace, port)
+	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: ps.Generation})
+	}
+
+	podReady := obs.pod != nil && podIsReady(obs.pod)
+	ps2 := obs.podStatus
+	if ps2 != nil {
+		st.Members, st.Leaves, st.LeavesPerSecond = int64(ps2.Members), int64(ps2.Leaves), int64(ps2.LeavesPerSecond)
+		st.ExecutingRound = nil
+		if ps2.ExecutingRound != nil {
+			e := int64(*ps2.ExecutingRound)
+			st.ExecutingRound = &e
+		}
+		if ps2.LastProofRound != nil {
+			l := int64(*ps2.LastProofRound)
+			st.LastProofRound = &l
+		}
+		if ps2.ExecutingRound != nil {
+			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionTrue, v1alpha1.ReasonExecuting,
+				fmt.Sprintf("round %d: %d leaves, %d/s", *ps2.ExecutingRound, ps2.Leaves, int64(ps2.LeavesPerSecond)))
+		} else {
+			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionFalse, v1alpha1.ReasonIdle, "no round is executing")
+		}
+		if ps2.CPUExclusive {
+			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionTrue, v1alpha1.ReasonExclusive, "cpuset "+ps2.Cpuset+" is the pod's alone")
+		} else {
+			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionFalse, v1alpha1.ReasonShared,
+				"cpuset "+ps2.Cpuset+" is shared: run on nodes with the static CPU manager policy")
+		}
+	} else {
+		msg := "the pod does not exist yet"
+		if obs.statusErr != nil {
+			msg = obs.statusErr.Error()
+		}
+		set(v1alpha1.ConditionRoundExecuting, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
+		set(v1alpha1.ConditionCPUExclusive, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
+	}
+
+	st.NextRestartWindow = nil
+	if obs.pending {
+		t := metav1.NewTime(obs.window.Start)
+		st.NextRestartWindow = &t
+		set(v1alpha1.ConditionRestartPending, metav1.ConditionTrue, v1alpha1.ReasonWaitingForWindow,
+			fmt.Sprintf("the pod runs an old spec; it restarts in the next safe window, %s to %s",
+				obs.window.Start.UTC().Format(time.RFC3339), obs.window.End.UTC().Format(time.RFC3339)))
+	} else {
+		set(v1alpha1.ConditionRestartPending, metav1.ConditionFalse, v1alpha1.ReasonUpToDate, "the pod runs the current spec")
+	}
+
+	switch {
+	case obs.stalled != "":
+		set(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonVolumeChange, obs.stalled)
+	default:
+		set(v1alpha1.ConditionStalled, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "")
+	}
+	ready, reason, msg := true, v1alpha1.ReasonAvailable, "the poet serves"
+	switch {
+	case reconcileErr != nil:
+		ready, reason, msg = false, v1alpha1.ReasonReconcileError, reconcileErr.Error()
+	case obs.stalled != "":
+		ready, reason, msg = false, v1alpha1.ReasonVolumeChange, obs.stalled
+	case !podReady:
+		ready, reason, msg = false, v1alpha1.ReasonPodNotReady, "the poet pod is not ready"
+	case ps2 == nil:
+		ready, reason, msg = false, v1alpha1.ReasonStatusUnreachable, "the poet's status cannot be read"
+	}
+	if ready {
+		set(v1alpha1.ConditionReady, metav1.ConditionTrue, reason, msg)
+	} else {
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	}
+	if ready && !obs.pending {
+		set(v1alpha1.ConditionReconciling, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "")
+	} else if obs.stalled == "" {
+		set(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
+	}
+	return st
+}
+
+func podIsReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// writeStatus is the only status write of a pass, and only when the status changed.
+func (r *PoetServiceReconciler) writeStatus(ctx context.Context, ps *v1alpha1.PoetService, obs *observed, reconcileErr error) error {
+	st := computeStatus(ps, obs, reconcileErr, r.now())
+	if equality.Semantic.DeepEqual(st, ps.Status) {
+		return nil
+	}
+	before := ps.DeepCopy()
+	ps.Status = st
+	if err := r.Status().Patch(ctx, ps, clientMergeFrom(before)); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionRestartPending, v1alpha1.ConditionStalled} {
+		old, cur := meta.FindStatusCondition(before.Status.Conditions, typ), meta.FindStatusCondition(st.Conditions, typ)
+		if cur != nil && (old == nil || old.Status != cur.Status) && cur.Status == metav1.ConditionTrue {
+			r.event(ps, eventType(typ), cur.Reason, "%s: %s", typ, cur.Message)
+		}
+	}
+	return nil
+}
+
+func eventType(cond string) string {
+	if cond == v1alpha1.ConditionStalled {
+		return corev1.EventTypeWarning
+	}
+	return corev1.EventTypeNormal
+}
