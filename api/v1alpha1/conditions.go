@@ -13,19 +13,19 @@ const (
 
 // Condition reasons (UpperCamel).
 const (
-	ReasonAvailable          = "Available"
-	ReasonProgressing        = "Progressing"
-	ReasonPodNotReady        = "PodNotReady"
-	ReasonStatusUnreachable  = "StatusUnreachable"
-	ReasonExecuting          = "Executing"
-	ReasonIdle               = "Idle"
-	ReasonWaitingForWindow   = "WaitingForWindow"
-	ReasonUpToDate           = "UpToDate"
-	ReasonForcedRestart      = "ForcedRestart"
-	ReasonExclusive          = "Exclusive"
-	ReasonShared             = "Shared"
-	ReasonVolumeChange       = "VolumeChangeRejected"
-	ReasonReconcileError     = "ReconcileError"
+	ReasonAvailable         = "Available"
+	ReasonProgressing       = "Progressing"
+	ReasonPodNotReady       = "PodNotReady"
+	ReasonStatusUnreachable = "StatusUnreachable"
+	ReasonExecuting         = "Executing"
+	ReasonIdle              = "Idle"
+	ReasonWaitingForWindow  = "WaitingForWindow"
+	ReasonUpToDate          = "UpToDate"
+	ReasonForcedRestart     = "ForcedRestart"
+	ReasonExclusive         = "Exclusive"
+	ReasonShared            = "Shared"
+	ReasonVolumeChange      = "VolumeChangeRejected"
+	ReasonReconcileError    = "ReconcileError"
 )
 
 // AnnotationRestartNow forces an emergency restart of the pod outside the safe window.
