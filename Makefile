@@ -15,18 +15,24 @@ all: build
 ##@ Build
 
 .PHONY: build
-build: ## Build the binaries into bin/.
+build: ## Build the binaries into bin/: poet, poet_bench, poet_load and the operator's manager.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./poet/cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/manager .
 
 .PHONY: run
 run: build ## Run the PoET service on its development default (loopback, genesis now).
 	$(BIN)/poet --poetdir $(BIN)/dev-poet --metrics-port 2112
 
+.PHONY: run-operator
+run-operator: manifests ## Run the operator against the current kubeconfig's cluster (install the CRD first: kubectl apply -f config/crd/bases).
+	$(GO) run . --leader-elect=false
+
 ##@ Test
 
 .PHONY: test
-test: vet fmt-check ## Run every test: unit, property, crash and fuzz-seed tests, and the differential tests against the reference.
-	$(GO) test -count=1 ./...
+test: vet fmt-check ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
+	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
+	  KUBEBUILDER_ASSETS=$$assets $(GO) test -count=1 -timeout 20m ./...
 	cd hack/compat && $(GO) test -count=1 ./...
 
 .PHONY: test-short

@@ -1,0 +1,185 @@
+package controllers
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/poet-operator/poet-operator/api/v1alpha1"
+	"github.com/poet-operator/poet-operator/controllers/specs"
+	"github.com/poet-operator/poet-operator/poet/status"
+)
+
+// One control plane for the package: a real kube-apiserver and etcd (envtest) plus a
+// real kube-controller-manager, so StatefulSets create Pods and PVCs and garbage
+// collection runs. There is no kubelet: tests mark pods ready themselves, and pod
+// status comes from an injected reader (a real poet process where a test needs one).
+var (
+	cfg        *rest.Config
+	k8s        client.Client
+	scheme     = runtime.NewScheme()
+	clock      = &testClock{}
+	statusRead = &fakeStatus{byName: map[string]statusFunc{}}
+)
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+type statusFunc func(ctx context.Context) (*status.Status, error)
+
+// fakeStatus routes each PoetService's status read to what its test set up.
+type fakeStatus struct {
+	mu     sync.Mutex
+	byName map[string]statusFunc
+}
+
+func (f *fakeStatus) set(name string, fn statusFunc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byName[name] = fn
+}
+
+func (f *fakeStatus) read(ctx context.Context, ps *v1alpha1.PoetService, _ *corev1.Pod) (*status.Status, error) {
+	f.mu.Lock()
+	fn := f.byName[ps.Name]
+	f.mu.Unlock()
+	if fn == nil {
+		return nil, errUnreachable
+	}
+	return fn(ctx)
+}
+
+type unreachable struct{}
+
+func (unreachable) Error() string { return "no status reader for this PoetService" }
+
+var errUnreachable = unreachable{}
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		out, err := exec.Command("../hack/envtest-assets.sh").Output()
+		if err != nil {
+			println("building the envtest control plane (hack/envtest-assets.sh):", err.Error())
+			return 1
+		}
+		os.Setenv("KUBEBUILDER_ASSETS", string(trimNewline(out)))
+	}
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	if cfg, err = env.Start(); err != nil {
+		println("starting envtest:", err.Error())
+		return 1
+	}
+	defer env.Stop()
+	stopKCM, err := startControllerManager(env)
+	if err != nil {
+		println("starting kube-controller-manager:", err.Error())
+		return 1
+	}
+	defer stopKCM()
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		println(err.Error())
+		return 1
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		println(err.Error())
+		return 1
+	}
+	r := &PoetServiceReconciler{
+		Client: mgr.GetClient(), Scheme: scheme, Recorder: mgr.GetEventRecorderFor("poet-operator"),
+		Options: specs.Options{DefaultImage: "ghcr.io/poet-operator/poet:test"}, ReadStatus: statusRead.read, Now: clock.Now,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		println(err.Error())
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			println("manager:", err.Error())
+		}
+	}()
+	return m.Run()
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// startControllerManager runs the real kube-controller-manager against envtest's API
+// server with an admin kubeconfig.
+func startControllerManager(env *envtest.Environment) (func(), error) {
+	user, err := env.AddUser(envtest.User{Name: "kcm", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kcm")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager"),
+		"--kubeconfig="+path, "--leader-elect=false", "--secure-port=0", "--controllers=*",
+		"--use-service-account-credentials=false", "--concurrent-statefulset-syncs=5", "-v=0")
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}, nil
+}
