@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +52,7 @@ type PoetServiceReconciler struct {
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 
 // observed is what one pass saw; status is computed from it alone.
 type observed struct {
@@ -81,6 +83,9 @@ func (r *PoetServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, err
 		}
 	}
+	if err := r.serviceMonitor(ctx, &ps); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.applyStatefulSet(ctx, &ps, obs); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -103,6 +108,25 @@ func (r *PoetServiceReconciler) applyOwned(ctx context.Context, ps *v1alpha1.Poe
 		return fmt.Errorf("owning %s: %w", obj.GetName(), err)
 	}
 	return apply(ctx, r.Client, obj)
+}
+
+// serviceMonitor keeps a ServiceMonitor while spec.metrics.serviceMonitor is set and
+// prometheus-operator's CRD is installed; without the CRD there is nothing to do.
+func (r *PoetServiceReconciler) serviceMonitor(ctx context.Context, ps *v1alpha1.PoetService) error {
+	if _, err := r.RESTMapper().RESTMapping(specs.ServiceMonitorGVK.GroupKind(), specs.ServiceMonitorGVK.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil
+		}
+		return fmt.Errorf("looking up ServiceMonitor: %w", err)
+	}
+	sm := specs.ServiceMonitor(ps)
+	if !ps.Spec.Metrics.ServiceMonitor {
+		if err := r.Delete(ctx, sm); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the ServiceMonitor: %w", err)
+		}
+		return nil
+	}
+	return r.applyOwned(ctx, ps, sm)
 }
 
 // ensureKey creates the generated key Secret once and never rewrites it: the key is the

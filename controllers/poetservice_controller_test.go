@@ -18,7 +18,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/poet-operator/poet-operator/api/v1alpha1"
@@ -362,4 +364,76 @@ func TestStatusFromARealPoet(t *testing.T) {
 		return nil
 	})
 	t.Logf("status: open %d executing %d leaves %d (%d/s)", *ps.Status.OpenRound, *ps.Status.ExecutingRound, ps.Status.Leaves, ps.Status.LeavesPerSecond)
+}
+
+// With prometheus-operator's CRD installed, metrics.serviceMonitor keeps a ServiceMonitor
+// that selects the client Service only.
+func TestServiceMonitor(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(time.Time{})
+	ps := newPoetService("monitored", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
+	ps.Spec.Metrics.ServiceMonitor = true
+	if err := k8s.Create(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	sm := &unstructured.Unstructured{}
+	sm.SetGroupVersionKind(specs.ServiceMonitorGVK)
+	eventually(t, "ServiceMonitor", func() error { return get(ctx, "monitored", sm) })
+	sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	var client, headless corev1.Service
+	eventually(t, "Services", func() error {
+		if err := get(ctx, "monitored", &client); err != nil {
+			return err
+		}
+		return get(ctx, "monitored-headless", &headless)
+	})
+	matches := func(l map[string]string) bool {
+		for k, v := range sel {
+			if l[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	if !matches(client.Labels) || matches(headless.Labels) {
+		t.Fatalf("selector %v; client %v headless %v", sel, client.Labels, headless.Labels)
+	}
+	if err := update(t, "monitored", func(p *v1alpha1.PoetService) { p.Spec.Metrics.ServiceMonitor = false }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ServiceMonitor removed", func() error {
+		if err := get(ctx, "monitored", sm); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+}
+
+// A volume claim change the StatefulSet cannot take is Stalled; nothing is deleted.
+func TestVolumeChangeIsStalled(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(time.Time{})
+	ps := newPoetService("volume", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
+	if err := k8s.Create(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	var sts appsv1.StatefulSet
+	eventually(t, "StatefulSet", func() error { return get(ctx, "volume", &sts) })
+	uid := sts.UID
+	if err := update(t, "volume", func(p *v1alpha1.PoetService) { p.Spec.Storage.StorageClassName = ptr.To("other") }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled", func() error {
+		if err := get(ctx, "volume", ps); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ps.Status.Conditions, v1alpha1.ConditionStalled)
+		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "storageClassName") {
+			return fmt.Errorf("conditions %+v", ps.Status.Conditions)
+		}
+		return nil
+	})
+	if err := get(ctx, "volume", &sts); err != nil || sts.UID != uid {
+		t.Fatalf("the StatefulSet was replaced: %v", err)
+	}
 }

@@ -46,6 +46,7 @@ func ClientService(ps *v1alpha1.PoetService) *corev1.Service {
 		typ = corev1.ServiceTypeClusterIP
 	}
 	m := meta(ps, ps.Name)
+	m.Labels[LabelService] = "client"
 	m.Annotations = s.Annotations
 	svc := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
