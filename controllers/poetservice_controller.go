@@ -177,7 +177,11 @@ func (r *PoetServiceReconciler) applyStatefulSet(ctx context.Context, ps *v1alph
 		return err
 	}
 	obs.sts = desired
-	return r.growVolume(ctx, ps)
+	msg, err := r.growVolume(ctx, ps)
+	if msg != "" && obs.stalled == "" {
+		obs.stalled = msg
+	}
+	return err
 }
 
 // volumeChange describes a volume claim template change a StatefulSet cannot take.
@@ -196,27 +200,31 @@ func volumeChange(cur, want []corev1.PersistentVolumeClaim) string {
 	return ""
 }
 
-// growVolume asks for a larger volume through the PVC, where the storage class allows.
-func (r *PoetServiceReconciler) growVolume(ctx context.Context, ps *v1alpha1.PoetService) error {
+// growVolume asks for a larger volume through the bound PVC. A refusal (the storage
+// class does not allow expansion) is returned as a Stalled message, not an error.
+func (r *PoetServiceReconciler) growVolume(ctx context.Context, ps *v1alpha1.PoetService) (string, error) {
 	var pvc corev1.PersistentVolumeClaim
 	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: "data-" + ps.Name + "-0"}, &pvc)
 	if apierrors.IsNotFound(err) {
-		return nil
+		return "", nil
 	} else if err != nil {
-		return fmt.Errorf("reading the volume claim: %w", err)
+		return "", fmt.Errorf("reading the volume claim: %w", err)
 	}
 	want := ps.Spec.Storage.Size
 	cur := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-	if want.IsZero() || want.Cmp(cur) <= 0 {
-		return nil
+	if want.IsZero() || want.Cmp(cur) <= 0 || pvc.Status.Phase != corev1.ClaimBound {
+		return "", nil
 	}
 	patch := client.MergeFrom(pvc.DeepCopy())
 	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = want
 	if err := r.Patch(ctx, &pvc, patch); err != nil {
-		return fmt.Errorf("growing the volume to %s: %w", want.String(), err)
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			return fmt.Sprintf("the volume cannot grow to %s: %v", want.String(), err), nil
+		}
+		return "", fmt.Errorf("growing the volume to %s: %w", want.String(), err)
 	}
 	r.event(ps, corev1.EventTypeNormal, "VolumeExpansionRequested", "requested %s for %s", want.String(), pvc.Name)
-	return nil
+	return "", nil
 }
 
 // rollout replaces the pod when its input hash is stale, only inside the safe window.

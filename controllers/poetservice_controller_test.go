@@ -437,3 +437,33 @@ func TestVolumeChangeIsStalled(t *testing.T) {
 		t.Fatalf("the StatefulSet was replaced: %v", err)
 	}
 }
+
+// Under retention Delete the volume and the generated key go with the PoetService.
+func TestRetentionDelete(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(time.Time{})
+	ps := newPoetService("ephemeral", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
+	ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
+	if err := k8s.Create(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "PVC", func() error { return get(ctx, "data-ephemeral-0", &corev1.PersistentVolumeClaim{}) })
+	eventually(t, "key", func() error { return get(ctx, "ephemeral-key", &corev1.Secret{}) })
+	if err := k8s.Delete(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(name string, obj client.Object) func() error {
+		return func() error {
+			err := get(ctx, name, obj)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err == nil && obj.GetDeletionTimestamp() != nil {
+				return nil // held by a finalizer that no kubelet or volume controller here clears
+			}
+			return fmt.Errorf("%s still there (%v)", name, err)
+		}
+	}
+	eventually(t, "key deleted", gone("ephemeral-key", &corev1.Secret{}))
+	eventually(t, "volume deleted", gone("data-ephemeral-0", &corev1.PersistentVolumeClaim{}))
+}
