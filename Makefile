@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash -o pipefail
 
 GO        ?= go
 BIN       ?= $(CURDIR)/bin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   ?= v0.1.0
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 DURATION  ?= 20s
@@ -30,9 +30,9 @@ run-operator: manifests ## Run the operator against the current kubeconfig's clu
 ##@ Test
 
 .PHONY: test
-test: vet fmt-check ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
+test: vet fmt-check $(KUSTOMIZE) ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
 	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
-	  KUBEBUILDER_ASSETS=$$assets $(GO) test -count=1 -timeout 20m ./...
+	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) $(GO) test -count=1 -timeout 20m ./...
 	cd hack/compat && $(GO) test -count=1 ./...
 
 .PHONY: test-short
@@ -77,6 +77,12 @@ $(GOLANGCI_LINT):
 .PHONY: lint
 lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangci-lint.
 	$(GOLANGCI_LINT) run ./...
+
+KUSTOMIZE_VERSION ?= v5.8.2
+KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
+$(KUSTOMIZE):
+	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(BIN)/.tmp/kustomize $@
 
 CONTROLLER_GEN_VERSION ?= v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
