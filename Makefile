@@ -1,4 +1,4 @@
-# poet-operator: the PoET service and (later) its Kubernetes operator.
+# poet-operator: the PoET service and its Kubernetes operator.
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 
@@ -7,7 +7,34 @@ BIN       ?= $(CURDIR)/bin
 VERSION   ?= v0.1.0
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
+.DEFAULT_GOAL := all
 DURATION  ?= 20s
+
+##@ Tools (cached in bin/, keyed by version)
+
+HELM_VERSION ?= v3.22.0
+HELM := $(BIN)/helm-$(HELM_VERSION)
+$(HELM):
+	GOBIN=$(BIN)/.tmp $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/.tmp/helm $@
+
+KUSTOMIZE_VERSION ?= v5.8.2
+KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
+$(KUSTOMIZE):
+	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(BIN)/.tmp/kustomize $@
+
+CONTROLLER_GEN_VERSION ?= v0.23.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/.tmp/controller-gen $@
+
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN)/.tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/.tmp/golangci-lint $@
 
 .PHONY: all
 all: build
@@ -30,9 +57,10 @@ run-operator: manifests ## Run the operator against the current kubeconfig's clu
 ##@ Test
 
 .PHONY: test
-test: vet fmt-check $(KUSTOMIZE) ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
+test: vet fmt-check $(KUSTOMIZE) $(HELM) ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
+	$(HELM) lint --strict charts/poet-operator
 	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
-	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) $(GO) test -count=1 -timeout 20m ./...
+	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) $(GO) test -count=1 -timeout 20m ./...
 	cd hack/compat && $(GO) test -count=1 ./...
 
 .PHONY: test-short
@@ -68,31 +96,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bin/') 2>/dev/null); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-GOLANGCI_LINT_VERSION ?= v2.15.0
-GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-$(GOLANGCI_LINT):
-	GOBIN=$(BIN)/.tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	mv $(BIN)/.tmp/golangci-lint $@
 
 .PHONY: lint
 lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
-KUSTOMIZE_VERSION ?= v5.8.2
-KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
-$(KUSTOMIZE):
-	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
-	mv $(BIN)/.tmp/kustomize $@
 
-CONTROLLER_GEN_VERSION ?= v0.23.0
-CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
-$(CONTROLLER_GEN):
-	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
-	mv $(BIN)/.tmp/controller-gen $@
+
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC and gateway code of poet/api/v1.
@@ -103,8 +118,8 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC a
 verify: generate manifests ## Regenerate everything generated and fail on any drift.
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config || { echo "generated files drift: run make verify and commit the result"; exit 1; }
-	@test -z "$$(git status --porcelain -- poet/api/v1 api config)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config charts || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- poet/api/v1 api config charts)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config charts; exit 1; }
 
 .PHONY: help
 help: ## Show the targets.
