@@ -131,7 +131,7 @@ func serverSideApply(t *testing.T, objs []*unstructured.Unstructured) map[string
 // kubectl apply -k config/default and the samples are accepted by a real API server,
 // and applying the same manifests again changes nothing (GitOps tools see no drift).
 func TestKustomizeInstallIsIdempotent(t *testing.T) {
-	objs := kustomizeBuild(t, "../config/default")
+	objs := append(kustomizeBuild(t, "../config/default"), kustomizeBuild(t, "../config/prometheus")...)
 	samples := kustomizeBuild(t, "../config/samples")
 	for _, s := range samples {
 		s.SetNamespace(ns)
