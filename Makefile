@@ -108,6 +108,7 @@ lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangc
 manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
+	$(GO) run ./hack/crdref config/crd/bases/poet.poet-operator.dev_poetservices.yaml README.md
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC and gateway code of poet/api/v1.
@@ -118,7 +119,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC a
 verify: generate manifests ## Regenerate everything generated and fail on any drift.
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config charts || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config charts README.md || { echo "generated files drift: run make verify and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- poet/api/v1 api config charts)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config charts; exit 1; }
 
 .PHONY: help
