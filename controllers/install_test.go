@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +19,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the rendered-chart golden files")
@@ -145,5 +150,138 @@ func TestKustomizeInstallIsIdempotent(t *testing.T) {
 	}
 	if len(first) < 10 {
 		t.Fatalf("only %d objects applied", len(first))
+	}
+}
+
+// The operator binary, started with the arguments the chart renders, reconciles the
+// sample PoetService as far as a cluster without a kubelet allows, and kstatus (what Flux
+// and Argo CD use) reads its health from the conditions alone.
+func TestOperatorFromChartArgs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "manager")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	var args []string
+	for _, o := range decodeAll(t, helmTemplate(t)) {
+		if o.GetKind() == "Deployment" {
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			for _, a := range cs[0].(map[string]any)["args"].([]any) {
+				args = append(args, a.(string))
+			}
+		}
+	}
+	if len(args) == 0 {
+		t.Fatal("no manager arguments in the chart")
+	}
+	// Loopback ports instead of the in-cluster ones; out of a cluster the lease needs a
+	// namespace; watch only this test's namespace (the suite's manager has the others).
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			args[i] = "--metrics-bind-address=127.0.0.1:0"
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			args[i] = "--health-probe-bind-address=127.0.0.1:0"
+		}
+	}
+	const chartNS = "chart-test"
+	args = append(args, "--leader-election-namespace="+chartNS, "--namespaces="+chartNS)
+	nsObj := &corev1.Namespace{}
+	nsObj.Name = chartNS
+	if err := k8s.Create(ctx, nsObj); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	user, err := testEnv.AddUser(envtest.User{Name: "operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, _ := user.KubeConfig()
+	kcPath := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kcPath, kubeconfig, 0o600)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+
+	sample := kustomizeBuild(t, "../config/samples")[1] // the fast development PoetService
+	sample.SetNamespace(chartNS)
+	if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(sample), client.FieldOwner("gitops"), client.ForceOwnership); err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	eventually(t, "the sample's pod", func() error {
+		return k8s.Get(ctx, client.ObjectKey{Namespace: chartNS, Name: sample.GetName() + "-0"}, &pod)
+	})
+	markReady(t, &pod)
+	eventually(t, "kstatus of the sample", func() error {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(sample.GroupVersionKind())
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: chartNS, Name: sample.GetName()}, u); err != nil {
+			return err
+		}
+		res, err := kstatus.Compute(u)
+		if err != nil {
+			return err
+		}
+		// Without a kubelet or cluster DNS the pod's /status is out of reach, so the
+		// service is progressing, not failed, and says why.
+		if res.Status != kstatus.InProgressStatus || !strings.Contains(res.Message, "status") {
+			return fmt.Errorf("kstatus %s: %s\n%s", res.Status, res.Message, logs.String())
+		}
+		return nil
+	})
+	// With the status of a ready poet, the same object reads as Current.
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(sample.GroupVersionKind())
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: chartNS, Name: sample.GetName()}, u); err != nil {
+		t.Fatal(err)
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m := c.(map[string]any)
+		switch m["type"] {
+		case "Ready":
+			m["status"] = "True"
+		case "Reconciling":
+			m["status"] = "False"
+		}
+	}
+	unstructured.SetNestedSlice(u.Object, conds, "status", "conditions")
+	if res, err := kstatus.Compute(u); err != nil || res.Status != kstatus.CurrentStatus {
+		t.Fatalf("a ready PoetService reads as %v (%v)", res, err)
+	}
+}
+
+// One version everywhere: the Makefile's, the operator's default (which sets the
+// default poet image tag), the chart's appVersion and the kustomize image tag.
+func TestVersionsAgree(t *testing.T) {
+	read := func(path, pattern string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(pattern).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no match for %s", path, pattern)
+		}
+		return string(m[1])
+	}
+	versions := map[string]string{
+		"Makefile":                 read("../Makefile", `(?m)^VERSION\s+\?=\s+(\S+)`),
+		"main.go":                  read("../main.go", `var version = "([^"]+)"`),
+		"chart appVersion":         read("../charts/poet-operator/Chart.yaml", `(?m)^appVersion: "([^"]+)"`),
+		"config/manager image tag": read("../config/manager/kustomization.yaml", `newTag: (\S+)`),
+		"Dockerfile":               read("../Dockerfile", `ARG VERSION=(\S+)`),
+	}
+	for name, v := range versions {
+		if v != versions["Makefile"] {
+			t.Errorf("%s has version %s, the Makefile %s", name, v, versions["Makefile"])
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -34,6 +35,7 @@ var (
 	scheme     = runtime.NewScheme()
 	clock      = &testClock{}
 	statusRead = &fakeStatus{byName: map[string]statusFunc{}}
+	testEnv    *envtest.Environment
 )
 
 type testClock struct {
@@ -111,6 +113,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer env.Stop()
+	testEnv = env
 	stopKCM, err := startControllerManager(env)
 	if err != nil {
 		println("starting kube-controller-manager:", err.Error())
@@ -121,7 +124,10 @@ func runSuite(m *testing.M) int {
 		println(err.Error())
 		return 1
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	// The in-process manager leaves the chart-test namespace to the real operator binary
+	// that TestOperatorFromChartArgs starts.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}, "poet-system": {}}}})
 	if err != nil {
 		println(err.Error())
 		return 1
