@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"sync"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -14,7 +16,7 @@ import (
 )
 
 // renderedProof is a finished round's proof, built once: the gRPC message and the
-// exact JSON body the gateway would render, with its ETag.
+// exact JSON body the gateway would render from it, with its strong ETag.
 type renderedProof struct {
 	round uint64
 	msg   *apiv1.ProofResponse
@@ -22,15 +24,15 @@ type renderedProof struct {
 	etag  string
 }
 
-// proofCache renders each requested proof once and keeps the most recent ones; a
-// proof never changes once published, so entries never go stale.
+// proofCache renders each requested proof once and keeps the most recently used ones.
+// A published proof never changes, so an entry never goes stale; concurrent requests
+// for a round not yet rendered share one rendering.
 type proofCache struct {
-	b      Backend
-	pubkey []byte
-	size   int
+	b    Backend
+	size int
 
 	mu      sync.Mutex
-	entries []*renderedProof
+	entries []*renderedProof // least recently used first
 	flights map[uint64]*flight
 }
 
@@ -40,23 +42,31 @@ type flight struct {
 	err  error
 }
 
+// proofCacheSize is how many rendered proofs are kept: the round just finished and a
+// few before it, which late nodes may still fetch. A million-member proof takes about
+// 47 MB of JSON plus its message.
+const proofCacheSize = 4
+
 func newProofCache(b Backend, size int) *proofCache {
 	return &proofCache{b: b, size: size, flights: map[uint64]*flight{}}
 }
 
-// jsonOptions are the gateway's: every field emitted, lowerCamelCase names.
-var jsonOptions = protojson.MarshalOptions{EmitUnpopulated: true}
+// gatewayJSON are the options of grpc-gateway's default marshaler: every field emitted,
+// lowerCamelCase names.
+var gatewayJSON = protojson.MarshalOptions{EmitUnpopulated: true}
 
-// get returns the rendered proof of a round ID; an ID that is not a round number is
-// ErrProofNotFound, as the reference answers.
+// get returns the rendered proof of a round ID. An ID that is not a round number as
+// the reference writes it is ErrProofNotFound, as the reference answers (its proofs are
+// keyed by the ID string).
 func (c *proofCache) get(ctx context.Context, id string) (*renderedProof, error) {
 	round, err := schedule.ParseRoundID(id)
 	if err != nil {
 		return nil, registration.ErrProofNotFound
 	}
 	c.mu.Lock()
-	for _, e := range c.entries {
+	for i, e := range c.entries {
 		if e.round == round {
+			c.entries = append(slices.Delete(c.entries, i, i+1), e)
 			c.mu.Unlock()
 			return e, nil
 		}
@@ -65,6 +75,7 @@ func (c *proofCache) get(ctx context.Context, id string) (*renderedProof, error)
 	if !ok {
 		f = &flight{done: make(chan struct{})}
 		c.flights[round] = f
+		// Detached from ctx: one caller giving up must not fail the others waiting.
 		go c.render(round, f)
 	}
 	c.mu.Unlock()
@@ -77,22 +88,23 @@ func (c *proofCache) get(ctx context.Context, id string) (*renderedProof, error)
 }
 
 func (c *proofCache) render(round uint64, f *flight) {
-	defer close(f.done)
-	defer func() {
-		c.mu.Lock()
-		delete(c.flights, round)
-		if f.err == nil {
-			c.entries = append(c.entries, f.p)
-			if len(c.entries) > c.size {
-				c.entries = c.entries[1:]
-			}
+	f.p, f.err = c.build(round)
+	c.mu.Lock()
+	delete(c.flights, round)
+	if f.err == nil {
+		c.entries = append(c.entries, f.p)
+		if len(c.entries) > c.size {
+			c.entries = slices.Delete(c.entries, 0, len(c.entries)-c.size) // clears the evicted pointers
 		}
-		c.mu.Unlock()
-	}()
+	}
+	c.mu.Unlock()
+	close(f.done)
+}
+
+func (c *proofCache) build(round uint64) (*renderedProof, error) {
 	sp, err := c.b.Proof(context.Background(), round)
 	if err != nil {
-		f.err = err
-		return
+		return nil, err
 	}
 	msg := &apiv1.ProofResponse{
 		Proof: &apiv1.PoetProof{
@@ -104,13 +116,13 @@ func (c *proofCache) render(round uint64, f *flight) {
 			Members: sp.Members,
 			Leaves:  sp.Leaves,
 		},
+		// The service key, never anything shorter: a node panics on a pubkey under 5 bytes.
 		Pubkey: c.b.Info().ServicePubkey,
 	}
-	body, err := jsonOptions.Marshal(msg)
+	body, err := gatewayJSON.Marshal(msg)
 	if err != nil {
-		f.err = err
-		return
+		return nil, fmt.Errorf("rendering round %d proof: %w", round, err)
 	}
 	sum := sha256.Sum256(body)
-	f.p = &renderedProof{round: round, msg: msg, json: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	return &renderedProof{round: round, msg: msg, json: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
 }

@@ -5,18 +5,15 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -24,48 +21,66 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
 )
 
 // Config configures the listeners and limits.
 type Config struct {
-	RPCListen       string
-	RESTListen      string
+	// RPCListen is the PoetService gRPC address (the reference's --rpclisten).
+	RPCListen string
+	// RESTListen is the REST address (--restlisten).
+	RESTListen string
+	// ConfigRPCListen is the ConfigurationService gRPC address (--config-rpclisten).
 	ConfigRPCListen string
-	// MetricsListen is the ops server's address; empty disables it.
+	// MetricsListen is the ops server's address; empty disables it. The reference
+	// listens on ":<--metrics-port>".
 	MetricsListen string
-	// MaxGRPCMsgSize bounds gRPC messages in both directions.
+	// MaxGRPCMsgSize bounds gRPC messages in both directions; a finished proof is sent
+	// whole, so it must hold the largest round's (about 34 B per member). Default 256 MiB.
 	MaxGRPCMsgSize int
-	// MaxGatewayRespSize is the reference's --max-grpc-resp-size. The gateway here
-	// calls the service in-process and finished proofs are served from a cache, so no
-	// response is limited by it; it is accepted for configuration compatibility.
+	// MaxGatewayRespSize is the reference's --max-grpc-resp-size, its gateway's receive
+	// limit. The gateway here calls the service in-process and finished proofs are
+	// served from their rendered JSON, so no REST response is limited; it is accepted
+	// for configuration compatibility and unused.
 	MaxGatewayRespSize int
-	// MaxRequestBytes bounds a REST request body.
+	// MaxRequestBytes bounds a REST request body; a longer one is 413. Default 1 MiB.
 	MaxRequestBytes int64
-	// ShutdownTimeout bounds a graceful stop; then connections are closed.
+	// ShutdownTimeout bounds a graceful stop; then connections are closed and Run
+	// returns an error saying so. Default 20 s.
 	ShutdownTimeout time.Duration
 }
 
-// Addrs are the addresses the server listens on.
+// Addrs are the addresses the server listens on, as bound.
 type Addrs struct {
-	RPC, REST, ConfigRPC, Metrics string
+	RPC, REST, ConfigRPC string
+	// Metrics is empty when the ops server is disabled.
+	Metrics string
 }
 
 // Server is the API server. New does no I/O; Run opens the listeners.
 type Server struct {
-	cfg    Config
-	b      Backend
-	reg    *prometheus.Registry
-	log    *slog.Logger
-	proofs *proofCache
+	cfg       Config
+	b         Backend
+	reg       *prometheus.Registry
+	log       *slog.Logger
+	proofs    *proofCache
+	svc       *poetService
+	gwService *intercepted // svc through the interceptors, for the REST gateway
+
+	grpcMetrics  *grpcprom.ServerMetrics
+	unary        grpc.UnaryServerInterceptor
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
 
 	mu        sync.Mutex
 	addrs     Addrs
 	listening chan struct{}
 }
 
-// New returns a server for a backend, registering its metrics in reg.
+// New returns a server for a backend. Its metrics go into reg when Run starts; log
+// may be nil.
 func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Server {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
@@ -79,99 +94,117 @@ func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, b: b, reg: reg, log: log, proofs: newProofCache(b, 4), listening: make(chan struct{})}
+	s := &Server{cfg: cfg, b: b, reg: reg, log: log, proofs: newProofCache(b, proofCacheSize), listening: make(chan struct{})}
+	s.svc = &poetService{b: b, proofs: s.proofs, log: log}
+	// One metrics object for both gRPC servers and the gateway, as the reference has.
+	s.grpcMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 2, 16))))
+	s.unary = chainUnary(s.grpcMetrics.UnaryServerInterceptor(), s.logCalls)
+	s.gwService = &intercepted{svc: s.svc, unary: s.unary}
+	s.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "poet_http_requests_total", Help: "REST requests by HTTP status code.",
+	}, []string{"code"})
+	s.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "poet_http_request_duration_seconds", Help: "REST request latency, to the end of the response.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, nil)
+	return s
 }
 
 // Listening is closed once every listener is open; Addrs is then valid.
 func (s *Server) Listening() <-chan struct{} { return s.listening }
 
-// Addrs returns the bound addresses.
+// Addrs returns the bound addresses, once Listening is closed.
 func (s *Server) Addrs() Addrs {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addrs
 }
 
-// Run serves until ctx ends, then stops gracefully within the shutdown timeout. It
-// returns the first error of any server.
+// Run opens the listeners and serves until ctx ends or a server fails, then stops every
+// server gracefully within the shutdown timeout, forcing what is left. It returns the
+// first error: of a listener, a server, or the shutdown. Run may be called once.
 func (s *Server) Run(ctx context.Context) error {
-	var lc net.ListenConfig
-	listen := func(addr string) (net.Listener, error) {
-		l, err := lc.Listen(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	var registered []prometheus.Collector
+	defer func() {
+		for _, c := range registered {
+			s.reg.Unregister(c)
 		}
-		return l, nil
+	}()
+	for _, c := range []prometheus.Collector{s.grpcMetrics, s.httpRequests, s.httpDuration} {
+		if err := s.reg.Register(c); err != nil {
+			return fmt.Errorf("registering server metrics: %w", err)
+		}
+		registered = append(registered, c)
 	}
+
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	open := func(addr string) (net.Listener, error) {
-		l, err := listen(addr)
-		if err == nil {
-			ls = append(ls, l)
+	var lc net.ListenConfig
+	open := func(what, addr string) (net.Listener, error) {
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening for %s on %s: %w", what, addr, err)
 		}
-		return l, err
+		ls = append(ls, l)
+		return l, nil
 	}
-	rpcL, err := open(s.cfg.RPCListen)
+	rpcL, err := open("gRPC", s.cfg.RPCListen)
 	if err != nil {
 		return err
 	}
-	restL, err := open(s.cfg.RESTListen)
+	restL, err := open("REST", s.cfg.RESTListen)
 	if err != nil {
 		return err
 	}
-	cfgL, err := open(s.cfg.ConfigRPCListen)
+	cfgL, err := open("configuration gRPC", s.cfg.ConfigRPCListen)
 	if err != nil {
 		return err
 	}
 	var opsL net.Listener
 	if s.cfg.MetricsListen != "" {
-		if opsL, err = open(s.cfg.MetricsListen); err != nil {
+		if opsL, err = open("ops HTTP", s.cfg.MetricsListen); err != nil {
 			return err
 		}
 	}
 
-	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 2, 16))))
-	if err := s.reg.Register(metrics); err != nil {
-		return fmt.Errorf("registering gRPC metrics: %w", err)
-	}
-	defer s.reg.Unregister(metrics)
 	healthSrv := health.NewServer()
 	newGRPC := func() *grpc.Server {
 		g := grpc.NewServer(
 			grpc.KeepaliveParams(keepalive.ServerParameters{
-				MaxConnectionIdle: 120 * time.Minute, MaxConnectionAge: 180 * time.Minute,
-				MaxConnectionAgeGrace: 10 * time.Minute, Time: time.Minute, Timeout: 3 * time.Minute,
+				MaxConnectionIdle:     120 * time.Minute,
+				MaxConnectionAge:      180 * time.Minute,
+				MaxConnectionAgeGrace: 10 * time.Minute,
+				Time:                  time.Minute,
+				Timeout:               3 * time.Minute,
 			}),
 			grpc.MaxRecvMsgSize(s.cfg.MaxGRPCMsgSize),
 			grpc.MaxSendMsgSize(s.cfg.MaxGRPCMsgSize),
-			grpc.ChainUnaryInterceptor(metrics.UnaryServerInterceptor(), s.logCalls),
+			grpc.UnaryInterceptor(s.unary),
 		)
 		healthpb.RegisterHealthServer(g, healthSrv)
 		reflection.Register(g)
 		return g
 	}
-	svc := &poetService{b: s.b, proofs: s.proofs, log: s.log}
 	rpc := newGRPC()
-	apiv1.RegisterPoetServiceServer(rpc, svc)
+	apiv1.RegisterPoetServiceServer(rpc, s.svc)
 	cfgRPC := newGRPC()
 	apiv1.RegisterConfigurationServiceServer(cfgRPC, &configService{b: s.b})
-	metrics.InitializeMetrics(rpc)
-	metrics.InitializeMetrics(cfgRPC)
+	s.grpcMetrics.InitializeMetrics(rpc)
+	s.grpcMetrics.InitializeMetrics(cfgRPC)
 
-	gw := runtime.NewServeMux()
-	if err := apiv1.RegisterPoetServiceHandlerServer(ctx, gw, svc); err != nil {
-		return fmt.Errorf("registering the REST gateway: %w", err)
+	restHandler, err := s.restHandler()
+	if err != nil {
+		return err
 	}
-	rest := &http.Server{Handler: s.restHandler(gw), ReadHeaderTimeout: 10 * time.Second}
+	rest := &http.Server{Handler: restHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	var ops *http.Server
 	if opsL != nil {
-		ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	}
 
 	s.mu.Lock()
@@ -180,10 +213,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.addrs.Metrics = opsL.Addr().String()
 	}
 	s.mu.Unlock()
+	ls = nil // the servers close them from here on
 	close(s.listening)
-	ls = nil // owned by the servers from here on
+	s.log.Info("listening", "rpc", s.addrs.RPC, "rest", s.addrs.REST, "configRpc", s.addrs.ConfigRPC, "ops", s.addrs.Metrics)
 
-	go s.watchReady(ctx, healthSrv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveGRPC(rpc, rpcL) })
 	g.Go(func() error { return serveGRPC(cfgRPC, cfgL) })
@@ -191,18 +224,20 @@ func (s *Server) Run(ctx context.Context) error {
 	if ops != nil {
 		g.Go(func() error { return serveHTTP(ops, opsL) })
 	}
+	g.Go(func() error { s.watchReady(gctx, healthSrv); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
+		s.log.Info("stopping the servers", "timeout", s.cfg.ShutdownTimeout)
 		healthSrv.Shutdown()
 		stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		defer cancel()
+		errs := make([]error, 4)
 		var wg sync.WaitGroup
-		for _, gs := range []*grpc.Server{rpc, cfgRPC} {
-			wg.Go(func() { stopGRPC(stopCtx, gs) })
-		}
-		errs := []error{shutdownHTTP(stopCtx, rest)}
+		wg.Go(func() { errs[0] = stopGRPC(stopCtx, "gRPC", rpc) })
+		wg.Go(func() { errs[1] = stopGRPC(stopCtx, "configuration gRPC", cfgRPC) })
+		wg.Go(func() { errs[2] = shutdownHTTP(stopCtx, "REST", rest) })
 		if ops != nil {
-			errs = append(errs, shutdownHTTP(stopCtx, ops))
+			wg.Go(func() { errs[3] = shutdownHTTP(stopCtx, "ops HTTP", ops) })
 		}
 		wg.Wait()
 		return errors.Join(errs...)
@@ -224,22 +259,25 @@ func serveHTTP(h *http.Server, l net.Listener) error {
 	return nil
 }
 
-// stopGRPC drains in-flight calls until ctx ends, then closes every connection.
-func stopGRPC(ctx context.Context, g *grpc.Server) {
+// stopGRPC drains in-flight calls until ctx ends, then closes every connection,
+// cancelling the calls left, and says so. It does not wait for handlers that ignore
+// their context's cancellation.
+func stopGRPC(ctx context.Context, what string, g *grpc.Server) error {
 	done := make(chan struct{})
 	go func() { g.GracefulStop(); close(done) }()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
 		g.Stop()
-		<-done
+		return fmt.Errorf("stopping %s: calls still running at the shutdown timeout were cut off", what)
 	}
 }
 
-func shutdownHTTP(ctx context.Context, h *http.Server) error {
+// shutdownHTTP drains in-flight requests until ctx ends, then closes every connection.
+func shutdownHTTP(ctx context.Context, what string, h *http.Server) error {
 	if err := h.Shutdown(ctx); err != nil {
-		h.Close()
-		return fmt.Errorf("shutting down HTTP: %w", err)
+		return errors.Join(fmt.Errorf("shutting down %s: %w", what, err), h.Close())
 	}
 	return nil
 }
@@ -255,6 +293,7 @@ func (s *Server) watchReady(ctx context.Context, h *health.Server) {
 		}
 		h.SetServingStatus("", st)
 		h.SetServingStatus(apiv1.PoetService_ServiceDesc.ServiceName, st)
+		h.SetServingStatus(apiv1.ConfigurationService_ServiceDesc.ServiceName, st)
 		select {
 		case <-ctx.Done():
 			return
@@ -263,23 +302,16 @@ func (s *Server) watchReady(ctx context.Context, h *health.Server) {
 	}
 }
 
+// logCalls logs every unary call, gRPC or through the gateway, at debug level.
 func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := handler(ctx, req)
-	s.log.Debug("call", "method", info.FullMethod, "duration", time.Since(start), "error", err)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []any{"method", info.FullMethod, "code", status.Code(err).String(), "duration", time.Since(start)}
+		if err != nil {
+			attrs = append(attrs, "error", err)
+		}
+		s.log.DebugContext(ctx, "call", attrs...)
+	}
 	return resp, err
-}
-
-// writeError writes the gateway's error body for a gRPC code.
-func writeError(w http.ResponseWriter, httpStatus, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(httpStatus)
-	b, _ := json.Marshal(map[string]any{"code": code, "message": msg, "details": []any{}})
-	w.Write(b)
-}
-
-func maxAge(until time.Time) string {
-	secs := int64(time.Until(until) / time.Second)
-	return "public, max-age=" + strconv.FormatInt(max(secs, 0), 10)
 }

@@ -41,16 +41,22 @@ type Status struct {
 	Version string `json:"version"`
 }
 
-// maxBody bounds a status document.
+// maxBody bounds a status document; a real one is a few hundred bytes.
 const maxBody = 1 << 20
 
-// Fetch reads the status of the service whose ops server is at baseURL.
+// Fetch reads the status of the service whose ops server is at baseURL (for example
+// "http://10.0.0.7:2112"), with c or, when c is nil, http.DefaultClient. It fails on a
+// non-200 answer, a body over 1 MiB, or a body that is not a status document.
 func Fetch(ctx context.Context, c *http.Client, baseURL string) (*Status, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
 	url := strings.TrimSuffix(baseURL, "/") + "/status"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("building status request: %w", err)
+		return nil, fmt.Errorf("building the status request for %q: %w", baseURL, err)
 	}
+	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", url, err)
@@ -61,14 +67,24 @@ func Fetch(ctx context.Context, c *http.Client, baseURL string) (*Status, error)
 		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: HTTP %d", url, resp.StatusCode)
+		return nil, fmt.Errorf("fetching %s: HTTP %d: %q", url, resp.StatusCode, clip(body))
 	}
 	if len(body) > maxBody {
-		return nil, fmt.Errorf("fetching %s: status larger than %d bytes", url, maxBody)
+		return nil, fmt.Errorf("fetching %s: status document larger than %d bytes", url, maxBody)
 	}
 	var s Status
 	if err := json.Unmarshal(body, &s); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", url, err)
 	}
 	return &s, nil
+}
+
+// clip shortens a body for an error message.
+func clip(b []byte) string {
+	const n = 200
+	s := strings.TrimSpace(string(b))
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

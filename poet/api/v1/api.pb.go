@@ -6,7 +6,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: api.proto
+// source: poet/api/v1/api.proto
 
 package apiv1
 
@@ -27,46 +27,12 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type PowParamsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PowParamsRequest) Reset() {
-	*x = PowParamsRequest{}
-	mi := &file_api_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PowParamsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PowParamsRequest) ProtoMessage() {}
-
-func (x *PowParamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PowParamsRequest.ProtoReflect.Descriptor instead.
-func (*PowParamsRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{0}
-}
-
+// PowParams are the proof-of-work parameters a registration without a certificate uses.
 type PowParams struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number of leading zero bits the PoW hash needs.
-	Difficulty    uint32 `protobuf:"varint,1,opt,name=difficulty,proto3" json:"difficulty,omitempty"`
+	Difficulty uint32 `protobuf:"varint,1,opt,name=difficulty,proto3" json:"difficulty,omitempty"`
+	// Mixed into the PoW hash; it changes with each published proof.
 	Challenge     []byte `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -74,7 +40,7 @@ type PowParams struct {
 
 func (x *PowParams) Reset() {
 	*x = PowParams{}
-	mi := &file_api_proto_msgTypes[1]
+	mi := &file_poet_api_v1_api_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +52,7 @@ func (x *PowParams) String() string {
 func (*PowParams) ProtoMessage() {}
 
 func (x *PowParams) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[1]
+	mi := &file_poet_api_v1_api_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +65,7 @@ func (x *PowParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PowParams.ProtoReflect.Descriptor instead.
 func (*PowParams) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{1}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *PowParams) GetDifficulty() uint32 {
@@ -116,6 +82,44 @@ func (x *PowParams) GetChallenge() []byte {
 	return nil
 }
 
+// PowParamsRequest asks for the PoW parameters.
+type PowParamsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PowParamsRequest) Reset() {
+	*x = PowParamsRequest{}
+	mi := &file_poet_api_v1_api_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PowParamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PowParamsRequest) ProtoMessage() {}
+
+func (x *PowParamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_poet_api_v1_api_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PowParamsRequest.ProtoReflect.Descriptor instead.
+func (*PowParamsRequest) Descriptor() ([]byte, []int) {
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{1}
+}
+
+// PowParamsResponse carries the current PoW parameters.
 type PowParamsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PowParams     *PowParams             `protobuf:"bytes,1,opt,name=pow_params,json=powParams,proto3" json:"pow_params,omitempty"`
@@ -125,7 +129,7 @@ type PowParamsResponse struct {
 
 func (x *PowParamsResponse) Reset() {
 	*x = PowParamsResponse{}
-	mi := &file_api_proto_msgTypes[2]
+	mi := &file_poet_api_v1_api_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +141,7 @@ func (x *PowParamsResponse) String() string {
 func (*PowParamsResponse) ProtoMessage() {}
 
 func (x *PowParamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[2]
+	mi := &file_poet_api_v1_api_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +154,7 @@ func (x *PowParamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PowParamsResponse.ProtoReflect.Descriptor instead.
 func (*PowParamsResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{2}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PowParamsResponse) GetPowParams() *PowParams {
@@ -160,6 +164,7 @@ func (x *PowParamsResponse) GetPowParams() *PowParams {
 	return nil
 }
 
+// SubmitRequest registers a node's challenge for the open round.
 type SubmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Proof of work (deprecated path, used without a certificate).
@@ -183,7 +188,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_api_proto_msgTypes[3]
+	mi := &file_poet_api_v1_api_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +200,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[3]
+	mi := &file_poet_api_v1_api_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +213,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{3}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubmitRequest) GetNonce() uint64 {
@@ -274,9 +279,11 @@ func (x *SubmitRequest) GetCertificatePubkeyHint() []byte {
 	return nil
 }
 
+// SubmitResponse names the round the challenge is registered in.
 type SubmitResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	RoundId string                 `protobuf:"bytes,1,opt,name=round_id,json=roundId,proto3" json:"round_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The round, a decimal number.
+	RoundId string `protobuf:"bytes,1,opt,name=round_id,json=roundId,proto3" json:"round_id,omitempty"`
 	// Time from now until the round ends.
 	RoundEnd      *durationpb.Duration `protobuf:"bytes,3,opt,name=round_end,json=roundEnd,proto3" json:"round_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -285,7 +292,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_api_proto_msgTypes[4]
+	mi := &file_poet_api_v1_api_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +304,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[4]
+	mi := &file_poet_api_v1_api_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +317,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{4}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitResponse) GetRoundId() string {
@@ -327,6 +334,7 @@ func (x *SubmitResponse) GetRoundEnd() *durationpb.Duration {
 	return nil
 }
 
+// InfoRequest asks for the service description.
 type InfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -335,7 +343,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_api_proto_msgTypes[5]
+	mi := &file_poet_api_v1_api_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +355,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[5]
+	mi := &file_poet_api_v1_api_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,14 +368,17 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{5}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{5}
 }
 
+// InfoResponse describes the service.
 type InfoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ServicePubkey []byte                 `protobuf:"bytes,3,opt,name=service_pubkey,json=servicePubkey,proto3" json:"service_pubkey,omitempty"`
-	PhaseShift    *durationpb.Duration   `protobuf:"bytes,4,opt,name=phase_shift,json=phaseShift,proto3" json:"phase_shift,omitempty"`
-	CycleGap      *durationpb.Duration   `protobuf:"bytes,5,opt,name=cycle_gap,json=cycleGap,proto3" json:"cycle_gap,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service's ed25519 public key.
+	ServicePubkey []byte               `protobuf:"bytes,3,opt,name=service_pubkey,json=servicePubkey,proto3" json:"service_pubkey,omitempty"`
+	PhaseShift    *durationpb.Duration `protobuf:"bytes,4,opt,name=phase_shift,json=phaseShift,proto3" json:"phase_shift,omitempty"`
+	CycleGap      *durationpb.Duration `protobuf:"bytes,5,opt,name=cycle_gap,json=cycleGap,proto3" json:"cycle_gap,omitempty"`
+	// Unset when registration takes no certificates.
 	Certifier     *InfoResponse_Cerifier `protobuf:"bytes,6,opt,name=certifier,proto3" json:"certifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -375,7 +386,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_api_proto_msgTypes[6]
+	mi := &file_poet_api_v1_api_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +398,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[6]
+	mi := &file_poet_api_v1_api_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +411,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{6}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InfoResponse) GetServicePubkey() []byte {
@@ -431,6 +442,7 @@ func (x *InfoResponse) GetCertifier() *InfoResponse_Cerifier {
 	return nil
 }
 
+// MembershipProof is defined by the reference and unused.
 type MembershipProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -442,7 +454,7 @@ type MembershipProof struct {
 
 func (x *MembershipProof) Reset() {
 	*x = MembershipProof{}
-	mi := &file_api_proto_msgTypes[7]
+	mi := &file_poet_api_v1_api_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +466,7 @@ func (x *MembershipProof) String() string {
 func (*MembershipProof) ProtoMessage() {}
 
 func (x *MembershipProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[7]
+	mi := &file_poet_api_v1_api_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +479,7 @@ func (x *MembershipProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipProof.ProtoReflect.Descriptor instead.
 func (*MembershipProof) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{7}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MembershipProof) GetIndex() int32 {
@@ -491,6 +503,8 @@ func (x *MembershipProof) GetProof() [][]byte {
 	return nil
 }
 
+// MerkleProof is the proof of sequential work: the tree root, the opened leaves and
+// the nodes that prove them.
 type MerkleProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Root          []byte                 `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
@@ -502,7 +516,7 @@ type MerkleProof struct {
 
 func (x *MerkleProof) Reset() {
 	*x = MerkleProof{}
-	mi := &file_api_proto_msgTypes[8]
+	mi := &file_poet_api_v1_api_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +528,7 @@ func (x *MerkleProof) String() string {
 func (*MerkleProof) ProtoMessage() {}
 
 func (x *MerkleProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[8]
+	mi := &file_poet_api_v1_api_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +541,7 @@ func (x *MerkleProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleProof.ProtoReflect.Descriptor instead.
 func (*MerkleProof) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{8}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MerkleProof) GetRoot() []byte {
@@ -551,6 +565,7 @@ func (x *MerkleProof) GetProofNodes() [][]byte {
 	return nil
 }
 
+// PoetProof is a round's proof, its members in membership-tree order, and its leaf count.
 type PoetProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Proof         *MerkleProof           `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
@@ -562,7 +577,7 @@ type PoetProof struct {
 
 func (x *PoetProof) Reset() {
 	*x = PoetProof{}
-	mi := &file_api_proto_msgTypes[9]
+	mi := &file_poet_api_v1_api_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +589,7 @@ func (x *PoetProof) String() string {
 func (*PoetProof) ProtoMessage() {}
 
 func (x *PoetProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[9]
+	mi := &file_poet_api_v1_api_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +602,7 @@ func (x *PoetProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoetProof.ProtoReflect.Descriptor instead.
 func (*PoetProof) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{9}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PoetProof) GetProof() *MerkleProof {
@@ -611,6 +626,7 @@ func (x *PoetProof) GetLeaves() uint64 {
 	return 0
 }
 
+// ProofRequest asks for a round's proof.
 type ProofRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RoundId       string                 `protobuf:"bytes,1,opt,name=round_id,json=roundId,proto3" json:"round_id,omitempty"`
@@ -620,7 +636,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_api_proto_msgTypes[10]
+	mi := &file_poet_api_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +648,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[10]
+	mi := &file_poet_api_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +661,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{10}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProofRequest) GetRoundId() string {
@@ -655,17 +671,19 @@ func (x *ProofRequest) GetRoundId() string {
 	return ""
 }
 
+// ProofResponse is a finished round's proof and the service key.
 type ProofResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Proof         *PoetProof             `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
-	Pubkey        []byte                 `protobuf:"bytes,2,opt,name=pubkey,proto3" json:"pubkey,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Proof *PoetProof             `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The service's ed25519 public key.
+	Pubkey        []byte `protobuf:"bytes,2,opt,name=pubkey,proto3" json:"pubkey,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_api_proto_msgTypes[11]
+	mi := &file_poet_api_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -677,7 +695,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[11]
+	mi := &file_poet_api_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -690,7 +708,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{11}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ProofResponse) GetProof() *PoetProof {
@@ -707,6 +725,7 @@ func (x *ProofResponse) GetPubkey() []byte {
 	return nil
 }
 
+// Certificate is a certifier's SCALE-encoded certificate and its ed25519 signature.
 type SubmitRequest_Certificate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
@@ -717,7 +736,7 @@ type SubmitRequest_Certificate struct {
 
 func (x *SubmitRequest_Certificate) Reset() {
 	*x = SubmitRequest_Certificate{}
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_poet_api_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +748,7 @@ func (x *SubmitRequest_Certificate) String() string {
 func (*SubmitRequest_Certificate) ProtoMessage() {}
 
 func (x *SubmitRequest_Certificate) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_poet_api_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +761,7 @@ func (x *SubmitRequest_Certificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest_Certificate.ProtoReflect.Descriptor instead.
 func (*SubmitRequest_Certificate) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{3, 0}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{3, 0}
 }
 
 func (x *SubmitRequest_Certificate) GetData() []byte {
@@ -759,7 +778,7 @@ func (x *SubmitRequest_Certificate) GetSignature() []byte {
 	return nil
 }
 
-// The spelling is the reference's.
+// Cerifier is the certifier to get certificates from; the spelling is the reference's.
 type InfoResponse_Cerifier struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
@@ -770,7 +789,7 @@ type InfoResponse_Cerifier struct {
 
 func (x *InfoResponse_Cerifier) Reset() {
 	*x = InfoResponse_Cerifier{}
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_poet_api_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +801,7 @@ func (x *InfoResponse_Cerifier) String() string {
 func (*InfoResponse_Cerifier) ProtoMessage() {}
 
 func (x *InfoResponse_Cerifier) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_poet_api_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +814,7 @@ func (x *InfoResponse_Cerifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse_Cerifier.ProtoReflect.Descriptor instead.
 func (*InfoResponse_Cerifier) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{6, 0}
+	return file_poet_api_v1_api_proto_rawDescGZIP(), []int{6, 0}
 }
 
 func (x *InfoResponse_Cerifier) GetUrl() string {
@@ -812,18 +831,18 @@ func (x *InfoResponse_Cerifier) GetPubkey() []byte {
 	return nil
 }
 
-var File_api_proto protoreflect.FileDescriptor
+var File_poet_api_v1_api_proto protoreflect.FileDescriptor
 
-const file_api_proto_rawDesc = "" +
+const file_poet_api_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\tapi.proto\x12\n" +
-	"rpc.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10PowParamsRequest\"I\n" +
+	"\x15poet/api/v1/api.proto\x12\n" +
+	"rpc.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\tPowParams\x12\x1e\n" +
 	"\n" +
 	"difficulty\x18\x01 \x01(\rR\n" +
 	"difficulty\x12\x1c\n" +
-	"\tchallenge\x18\x02 \x01(\fR\tchallenge\"I\n" +
+	"\tchallenge\x18\x02 \x01(\fR\tchallenge\"\x12\n" +
+	"\x10PowParamsRequest\"I\n" +
 	"\x11PowParamsResponse\x124\n" +
 	"\n" +
 	"pow_params\x18\x01 \x01(\v2\x15.rpc.api.v1.PowParamsR\tpowParams\"\xc1\x03\n" +
@@ -879,21 +898,21 @@ const file_api_proto_rawDesc = "" +
 	"\x05Proof\x12\x18.rpc.api.v1.ProofRequest\x1a\x19.rpc.api.v1.ProofResponseB:Z8github.com/poet-operator/poet-operator/poet/api/v1;apiv1b\x06proto3"
 
 var (
-	file_api_proto_rawDescOnce sync.Once
-	file_api_proto_rawDescData []byte
+	file_poet_api_v1_api_proto_rawDescOnce sync.Once
+	file_poet_api_v1_api_proto_rawDescData []byte
 )
 
-func file_api_proto_rawDescGZIP() []byte {
-	file_api_proto_rawDescOnce.Do(func() {
-		file_api_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_api_proto_rawDesc), len(file_api_proto_rawDesc)))
+func file_poet_api_v1_api_proto_rawDescGZIP() []byte {
+	file_poet_api_v1_api_proto_rawDescOnce.Do(func() {
+		file_poet_api_v1_api_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_poet_api_v1_api_proto_rawDesc), len(file_poet_api_v1_api_proto_rawDesc)))
 	})
-	return file_api_proto_rawDescData
+	return file_poet_api_v1_api_proto_rawDescData
 }
 
-var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
-var file_api_proto_goTypes = []any{
-	(*PowParamsRequest)(nil),          // 0: rpc.api.v1.PowParamsRequest
-	(*PowParams)(nil),                 // 1: rpc.api.v1.PowParams
+var file_poet_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_poet_api_v1_api_proto_goTypes = []any{
+	(*PowParams)(nil),                 // 0: rpc.api.v1.PowParams
+	(*PowParamsRequest)(nil),          // 1: rpc.api.v1.PowParamsRequest
 	(*PowParamsResponse)(nil),         // 2: rpc.api.v1.PowParamsResponse
 	(*SubmitRequest)(nil),             // 3: rpc.api.v1.SubmitRequest
 	(*SubmitResponse)(nil),            // 4: rpc.api.v1.SubmitResponse
@@ -909,9 +928,9 @@ var file_api_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),       // 15: google.protobuf.Duration
 }
-var file_api_proto_depIdxs = []int32{
-	1,  // 0: rpc.api.v1.PowParamsResponse.pow_params:type_name -> rpc.api.v1.PowParams
-	1,  // 1: rpc.api.v1.SubmitRequest.pow_params:type_name -> rpc.api.v1.PowParams
+var file_poet_api_v1_api_proto_depIdxs = []int32{
+	0,  // 0: rpc.api.v1.PowParamsResponse.pow_params:type_name -> rpc.api.v1.PowParams
+	0,  // 1: rpc.api.v1.SubmitRequest.pow_params:type_name -> rpc.api.v1.PowParams
 	14, // 2: rpc.api.v1.SubmitRequest.deadline:type_name -> google.protobuf.Timestamp
 	12, // 3: rpc.api.v1.SubmitRequest.certificate:type_name -> rpc.api.v1.SubmitRequest.Certificate
 	15, // 4: rpc.api.v1.SubmitResponse.round_end:type_name -> google.protobuf.Duration
@@ -920,7 +939,7 @@ var file_api_proto_depIdxs = []int32{
 	13, // 7: rpc.api.v1.InfoResponse.certifier:type_name -> rpc.api.v1.InfoResponse.Cerifier
 	8,  // 8: rpc.api.v1.PoetProof.proof:type_name -> rpc.api.v1.MerkleProof
 	9,  // 9: rpc.api.v1.ProofResponse.proof:type_name -> rpc.api.v1.PoetProof
-	0,  // 10: rpc.api.v1.PoetService.PowParams:input_type -> rpc.api.v1.PowParamsRequest
+	1,  // 10: rpc.api.v1.PoetService.PowParams:input_type -> rpc.api.v1.PowParamsRequest
 	3,  // 11: rpc.api.v1.PoetService.Submit:input_type -> rpc.api.v1.SubmitRequest
 	5,  // 12: rpc.api.v1.PoetService.Info:input_type -> rpc.api.v1.InfoRequest
 	10, // 13: rpc.api.v1.PoetService.Proof:input_type -> rpc.api.v1.ProofRequest
@@ -935,26 +954,26 @@ var file_api_proto_depIdxs = []int32{
 	0,  // [0:10] is the sub-list for field type_name
 }
 
-func init() { file_api_proto_init() }
-func file_api_proto_init() {
-	if File_api_proto != nil {
+func init() { file_poet_api_v1_api_proto_init() }
+func file_poet_api_v1_api_proto_init() {
+	if File_poet_api_v1_api_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_proto_rawDesc), len(file_api_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poet_api_v1_api_proto_rawDesc), len(file_poet_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_api_proto_goTypes,
-		DependencyIndexes: file_api_proto_depIdxs,
-		MessageInfos:      file_api_proto_msgTypes,
+		GoTypes:           file_poet_api_v1_api_proto_goTypes,
+		DependencyIndexes: file_poet_api_v1_api_proto_depIdxs,
+		MessageInfos:      file_poet_api_v1_api_proto_msgTypes,
 	}.Build()
-	File_api_proto = out.File
-	file_api_proto_goTypes = nil
-	file_api_proto_depIdxs = nil
+	File_poet_api_v1_api_proto = out.File
+	file_poet_api_v1_api_proto_goTypes = nil
+	file_poet_api_v1_api_proto_depIdxs = nil
 }

@@ -6,7 +6,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             v3.21.12
-// source: api.proto
+// source: poet/api/v1/api.proto
 
 package apiv1
 
@@ -39,7 +39,7 @@ type PoetServiceClient interface {
 	PowParams(ctx context.Context, in *PowParamsRequest, opts ...grpc.CallOption) (*PowParamsResponse, error)
 	// Submit registers a challenge for the open round.
 	Submit(ctx context.Context, in *SubmitRequest, opts ...grpc.CallOption) (*SubmitResponse, error)
-	// Info describes the service.
+	// Info describes the service: its key, schedule and certifier.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	// Proof returns a finished round's proof.
 	Proof(ctx context.Context, in *ProofRequest, opts ...grpc.CallOption) (*ProofResponse, error)
@@ -103,7 +103,7 @@ type PoetServiceServer interface {
 	PowParams(context.Context, *PowParamsRequest) (*PowParamsResponse, error)
 	// Submit registers a challenge for the open round.
 	Submit(context.Context, *SubmitRequest) (*SubmitResponse, error)
-	// Info describes the service.
+	// Info describes the service: its key, schedule and certifier.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	// Proof returns a finished round's proof.
 	Proof(context.Context, *ProofRequest) (*ProofResponse, error)
@@ -247,5 +247,5 @@ var PoetService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "api.proto",
+	Metadata: "poet/api/v1/api.proto",
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: internal_api.proto
+// source: poet/api/v1/internal_api.proto
 
 package apiv1
 
@@ -23,6 +23,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReloadTrustedKeysRequest asks for a reload of the trusted keys.
 type ReloadTrustedKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -31,7 +32,7 @@ type ReloadTrustedKeysRequest struct {
 
 func (x *ReloadTrustedKeysRequest) Reset() {
 	*x = ReloadTrustedKeysRequest{}
-	mi := &file_internal_api_proto_msgTypes[0]
+	mi := &file_poet_api_v1_internal_api_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +44,7 @@ func (x *ReloadTrustedKeysRequest) String() string {
 func (*ReloadTrustedKeysRequest) ProtoMessage() {}
 
 func (x *ReloadTrustedKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_proto_msgTypes[0]
+	mi := &file_poet_api_v1_internal_api_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,9 +57,10 @@ func (x *ReloadTrustedKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadTrustedKeysRequest.ProtoReflect.Descriptor instead.
 func (*ReloadTrustedKeysRequest) Descriptor() ([]byte, []int) {
-	return file_internal_api_proto_rawDescGZIP(), []int{0}
+	return file_poet_api_v1_internal_api_proto_rawDescGZIP(), []int{0}
 }
 
+// ReloadTrustedKeysResponse acknowledges a reload.
 type ReloadTrustedKeysResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -67,7 +69,7 @@ type ReloadTrustedKeysResponse struct {
 
 func (x *ReloadTrustedKeysResponse) Reset() {
 	*x = ReloadTrustedKeysResponse{}
-	mi := &file_internal_api_proto_msgTypes[1]
+	mi := &file_poet_api_v1_internal_api_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -79,7 +81,7 @@ func (x *ReloadTrustedKeysResponse) String() string {
 func (*ReloadTrustedKeysResponse) ProtoMessage() {}
 
 func (x *ReloadTrustedKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_proto_msgTypes[1]
+	mi := &file_poet_api_v1_internal_api_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -92,14 +94,14 @@ func (x *ReloadTrustedKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadTrustedKeysResponse.ProtoReflect.Descriptor instead.
 func (*ReloadTrustedKeysResponse) Descriptor() ([]byte, []int) {
-	return file_internal_api_proto_rawDescGZIP(), []int{1}
+	return file_poet_api_v1_internal_api_proto_rawDescGZIP(), []int{1}
 }
 
-var File_internal_api_proto protoreflect.FileDescriptor
+var File_poet_api_v1_internal_api_proto protoreflect.FileDescriptor
 
-const file_internal_api_proto_rawDesc = "" +
+const file_poet_api_v1_internal_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12internal_api.proto\x12\n" +
+	"\x1epoet/api/v1/internal_api.proto\x12\n" +
 	"rpc.api.v1\"\x1a\n" +
 	"\x18ReloadTrustedKeysRequest\"\x1b\n" +
 	"\x19ReloadTrustedKeysResponse2x\n" +
@@ -107,23 +109,23 @@ const file_internal_api_proto_rawDesc = "" +
 	"\x11ReloadTrustedKeys\x12$.rpc.api.v1.ReloadTrustedKeysRequest\x1a%.rpc.api.v1.ReloadTrustedKeysResponseB:Z8github.com/poet-operator/poet-operator/poet/api/v1;apiv1b\x06proto3"
 
 var (
-	file_internal_api_proto_rawDescOnce sync.Once
-	file_internal_api_proto_rawDescData []byte
+	file_poet_api_v1_internal_api_proto_rawDescOnce sync.Once
+	file_poet_api_v1_internal_api_proto_rawDescData []byte
 )
 
-func file_internal_api_proto_rawDescGZIP() []byte {
-	file_internal_api_proto_rawDescOnce.Do(func() {
-		file_internal_api_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_internal_api_proto_rawDesc), len(file_internal_api_proto_rawDesc)))
+func file_poet_api_v1_internal_api_proto_rawDescGZIP() []byte {
+	file_poet_api_v1_internal_api_proto_rawDescOnce.Do(func() {
+		file_poet_api_v1_internal_api_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_poet_api_v1_internal_api_proto_rawDesc), len(file_poet_api_v1_internal_api_proto_rawDesc)))
 	})
-	return file_internal_api_proto_rawDescData
+	return file_poet_api_v1_internal_api_proto_rawDescData
 }
 
-var file_internal_api_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
-var file_internal_api_proto_goTypes = []any{
+var file_poet_api_v1_internal_api_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_poet_api_v1_internal_api_proto_goTypes = []any{
 	(*ReloadTrustedKeysRequest)(nil),  // 0: rpc.api.v1.ReloadTrustedKeysRequest
 	(*ReloadTrustedKeysResponse)(nil), // 1: rpc.api.v1.ReloadTrustedKeysResponse
 }
-var file_internal_api_proto_depIdxs = []int32{
+var file_poet_api_v1_internal_api_proto_depIdxs = []int32{
 	0, // 0: rpc.api.v1.ConfigurationService.ReloadTrustedKeys:input_type -> rpc.api.v1.ReloadTrustedKeysRequest
 	1, // 1: rpc.api.v1.ConfigurationService.ReloadTrustedKeys:output_type -> rpc.api.v1.ReloadTrustedKeysResponse
 	1, // [1:2] is the sub-list for method output_type
@@ -133,26 +135,26 @@ var file_internal_api_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_internal_api_proto_init() }
-func file_internal_api_proto_init() {
-	if File_internal_api_proto != nil {
+func init() { file_poet_api_v1_internal_api_proto_init() }
+func file_poet_api_v1_internal_api_proto_init() {
+	if File_poet_api_v1_internal_api_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_api_proto_rawDesc), len(file_internal_api_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poet_api_v1_internal_api_proto_rawDesc), len(file_poet_api_v1_internal_api_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_internal_api_proto_goTypes,
-		DependencyIndexes: file_internal_api_proto_depIdxs,
-		MessageInfos:      file_internal_api_proto_msgTypes,
+		GoTypes:           file_poet_api_v1_internal_api_proto_goTypes,
+		DependencyIndexes: file_poet_api_v1_internal_api_proto_depIdxs,
+		MessageInfos:      file_poet_api_v1_internal_api_proto_msgTypes,
 	}.Build()
-	File_internal_api_proto = out.File
-	file_internal_api_proto_goTypes = nil
-	file_internal_api_proto_depIdxs = nil
+	File_poet_api_v1_internal_api_proto = out.File
+	file_poet_api_v1_internal_api_proto_goTypes = nil
+	file_poet_api_v1_internal_api_proto_depIdxs = nil
 }

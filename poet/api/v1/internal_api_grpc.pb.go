@@ -4,7 +4,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             v3.21.12
-// source: internal_api.proto
+// source: poet/api/v1/internal_api.proto
 
 package apiv1
 
@@ -125,5 +125,5 @@ var ConfigurationService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "internal_api.proto",
+	Metadata: "poet/api/v1/internal_api.proto",
 }
