@@ -322,5 +322,3 @@ func (r *PoetServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Complete(r)
 }
-
-func clientMergeFrom(obj client.Object) client.Patch { return client.MergeFrom(obj) }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/poet-operator/poet-operator/api/v1alpha1"
 	"github.com/poet-operator/poet-operator/controllers/specs"
 	"github.com/poet-operator/poet-operator/poet/status"
@@ -138,7 +140,7 @@ func (r *PoetServiceReconciler) writeStatus(ctx context.Context, ps *v1alpha1.Po
 	}
 	before := ps.DeepCopy()
 	ps.Status = st
-	if err := r.Status().Patch(ctx, ps, clientMergeFrom(before)); err != nil {
+	if err := r.Status().Patch(ctx, ps, client.MergeFrom(before)); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionRestartPending, v1alpha1.ConditionStalled} {

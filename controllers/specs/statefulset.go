@@ -60,10 +60,11 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 		size = resource.MustParse("10Gi")
 	}
 	pod := PodTemplate(ps, o)
+	hash := hashInputs(pod, ConfigFile(ps))
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
-	pod.Annotations[AnnotationInputHash] = InputHash(ps, o)
+	pod.Annotations[AnnotationInputHash] = hash
 	return &appsv1.StatefulSet{
 		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
 		ObjectMeta: meta(ps, ps.Name),
@@ -180,12 +181,17 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 // InputHash digests what a running pod must be restarted to pick up: the pod template
 // and poet.conf. The trusted keys' content is not in it: the poet reloads them.
 func InputHash(ps *v1alpha1.PoetService, o Options) string {
+	return hashInputs(PodTemplate(ps, o), ConfigFile(ps))
+}
+
+// hashInputs digests a pod template (without the hash annotation) and poet.conf.
+func hashInputs(pod corev1.PodTemplateSpec, config string) string {
 	h := sha256.New()
-	b, err := json.Marshal(PodTemplate(ps, o))
+	b, err := json.Marshal(pod)
 	if err != nil {
 		panic(fmt.Sprintf("encoding a pod template: %v", err)) // cannot fail for these types
 	}
 	h.Write(b)
-	h.Write([]byte(ConfigFile(ps)))
+	h.Write([]byte(config))
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
