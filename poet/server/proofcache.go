@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -16,12 +20,28 @@ import (
 )
 
 // renderedProof is a finished round's proof, built once: the gRPC message and the
-// exact JSON body the gateway would render from it, with its strong ETag.
+// exact JSON body the gateway would render from it, with its strong ETag, and the same
+// body gzipped, rendered once right after the JSON.
 type renderedProof struct {
-	round uint64
-	msg   *apiv1.ProofResponse
-	json  []byte
-	etag  string
+	round    uint64
+	msg      *apiv1.ProofResponse
+	json     []byte
+	etag     string
+	rendered time.Time // the Last-Modified, whole seconds
+
+	gzDone chan struct{} // closed once gz and gzEtag are set
+	gz     []byte        // nil when compressing failed
+	gzEtag string
+}
+
+// gzipped waits for the gzip form and returns it with its ETag; nil when there is none.
+func (p *renderedProof) gzipped(ctx context.Context) ([]byte, string, error) {
+	select {
+	case <-p.gzDone:
+		return p.gz, p.gzEtag, nil
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
 }
 
 // proofCache renders each requested proof once and keeps the most recently used ones.
@@ -30,6 +50,7 @@ type renderedProof struct {
 type proofCache struct {
 	b    Backend
 	size int
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	entries []*renderedProof // least recently used first
@@ -44,11 +65,18 @@ type flight struct {
 
 // proofCacheSize is how many rendered proofs are kept: the round just finished and a
 // few before it, which late nodes may still fetch. A million-member proof takes about
-// 47 MB of JSON plus its message.
+// 47 MB of JSON, 34 MB of gzip and its message (32 MB of members).
 const proofCacheSize = 4
 
-func newProofCache(b Backend, size int) *proofCache {
-	return &proofCache{b: b, size: size, flights: map[uint64]*flight{}}
+// gzipLevel is BestSpeed: on base64 members it gives 0.726 of the JSON against 0.720
+// for the default level, in a fifth of the time (0.75 s against 4 s at a million members).
+const gzipLevel = gzip.BestSpeed
+
+func newProofCache(b Backend, size int, log *slog.Logger) *proofCache {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &proofCache{b: b, size: size, log: log, flights: map[uint64]*flight{}}
 }
 
 // gatewayJSON are the options of grpc-gateway's default marshaler: every field emitted,
@@ -87,8 +115,12 @@ func (c *proofCache) get(ctx context.Context, id string) (*renderedProof, error)
 	}
 }
 
+// render builds a round's JSON, publishes it to the waiting and later callers, then
+// compresses it once; callers that want gzip wait for that on the entry.
 func (c *proofCache) render(round uint64, f *flight) {
+	start := time.Now()
 	f.p, f.err = c.build(round)
+	jsonTook := time.Since(start)
 	c.mu.Lock()
 	delete(c.flights, round)
 	if f.err == nil {
@@ -99,6 +131,37 @@ func (c *proofCache) render(round uint64, f *flight) {
 	}
 	c.mu.Unlock()
 	close(f.done)
+	if f.err != nil {
+		return
+	}
+	p := f.p
+	start = time.Now()
+	gz, err := compress(p.json)
+	if err != nil {
+		c.log.Error("compressing proof; serving it uncompressed", "round", round, "error", err)
+	} else {
+		sum := sha256.Sum256(gz)
+		p.gz, p.gzEtag = gz, `"`+hex.EncodeToString(sum[:16])+`"`
+	}
+	close(p.gzDone)
+	c.log.Info("proof rendered", "round", round, "members", len(p.msg.GetProof().GetMembers()),
+		"jsonBytes", len(p.json), "gzipBytes", len(p.gz), "json", jsonTook, "gzip", time.Since(start))
+}
+
+func compress(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(body) * 3 / 4)
+	w, err := gzip.NewWriterLevel(&buf, gzipLevel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (c *proofCache) build(round uint64) (*renderedProof, error) {
@@ -106,7 +169,20 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := &apiv1.ProofResponse{
+	// The service key, never anything shorter: a node panics on a pubkey under 5 bytes.
+	msg := proofMessage(sp, c.b.Info().ServicePubkey)
+	body, err := gatewayJSON.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("rendering round %d proof: %w", round, err)
+	}
+	sum := sha256.Sum256(body)
+	return &renderedProof{round: round, msg: msg, json: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`,
+		rendered: time.Now().Truncate(time.Second), gzDone: make(chan struct{})}, nil
+}
+
+// proofMessage is the API message of a stored proof.
+func proofMessage(sp *registration.StoredProof, pubkey []byte) *apiv1.ProofResponse {
+	return &apiv1.ProofResponse{
 		Proof: &apiv1.PoetProof{
 			Proof: &apiv1.MerkleProof{
 				Root:         sp.Proof.Root,
@@ -116,13 +192,6 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 			Members: sp.Members,
 			Leaves:  sp.Leaves,
 		},
-		// The service key, never anything shorter: a node panics on a pubkey under 5 bytes.
-		Pubkey: c.b.Info().ServicePubkey,
+		Pubkey: pubkey,
 	}
-	body, err := gatewayJSON.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("rendering round %d proof: %w", round, err)
-	}
-	sum := sha256.Sum256(body)
-	return &renderedProof{round: round, msg: msg, json: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
 }

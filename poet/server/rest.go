@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +45,12 @@ func (s *Server) restHandler() (http.Handler, error) {
 		get := r.Method == http.MethodGet || r.Method == http.MethodHead
 		switch path := r.URL.Path; {
 		case get && path == "/v1/info":
-			w.Header().Set("Cache-Control", maxAge(s.b.Info().ValidUntil))
+			serveBuffered(gw, w, r, maxAge(s.b.Info().ValidUntil))
+			return
 		case get && path == "/v1/pow_params":
 			_, until := s.b.PowParams()
-			w.Header().Set("Cache-Control", maxAge(until))
+			serveBuffered(gw, w, r, maxAge(until))
+			return
 		case path == "/v1/submit":
 			w.Header().Set("Cache-Control", cacheNever)
 		case get && strings.HasPrefix(path, "/v1/proofs/") && !strings.Contains(path[len("/v1/proofs/"):], "/"):
@@ -96,9 +100,12 @@ func (s *Server) limitBody(gw *runtime.ServeMux, next http.Handler) http.Handler
 	})
 }
 
-// serveProof serves a finished round's proof from the rendered cache, any size, with a
-// strong ETag, as immutable. The call runs through the gRPC interceptors like the
-// gateway's routes. Unknown and malformed IDs are the gateway's 404 "proof not found".
+// serveProof serves a finished round's proof from the rendered cache, any size, as
+// immutable, through http.ServeContent: HEAD, Range and If-Range, If-None-Match and
+// If-Modified-Since. A client that accepts gzip gets the gzip form, rendered once per
+// round, with its own strong ETag; any other gets the JSON byte for byte as the gateway
+// renders it. The call runs through the gRPC interceptors like the gateway's routes.
+// Unknown and malformed IDs are the gateway's 404 "proof not found".
 func (s *Server) serveProof(gw *runtime.ServeMux, w http.ResponseWriter, r *http.Request, id string) {
 	var p *renderedProof
 	_, err := invoke(r.Context(), s.gwService, apiv1.PoetService_Proof_FullMethodName, &apiv1.ProofRequest{RoundId: id},
@@ -115,30 +122,122 @@ func (s *Server) serveProof(gw *runtime.ServeMux, w http.ResponseWriter, r *http
 		runtime.HTTPError(r.Context(), gw, out, w, r, err)
 		return
 	}
+	body, etag := p.json, p.etag
 	h := w.Header()
-	h.Set("ETag", p.etag)
+	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		gz, gzEtag, err := p.gzipped(r.Context())
+		if err != nil {
+			return // the client went away while the gzip form was rendered
+		}
+		if gz != nil {
+			body, etag = gz, gzEtag
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", cacheForever)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, p.etag) {
-		w.WriteHeader(http.StatusNotModified)
+	h.Set("Content-Type", "application/json")
+	http.ServeContent(&fullLength{ResponseWriter: w, n: len(body)}, r, "", p.rendered, bytes.NewReader(body))
+}
+
+// fullLength sets Content-Length on a whole 200 answer, which http.ServeContent leaves
+// out when Content-Encoding is set (it expects on-the-fly compression there).
+type fullLength struct {
+	http.ResponseWriter
+	n int
+}
+
+func (w *fullLength) WriteHeader(code int) {
+	if h := w.Header(); code == http.StatusOK && h.Get("Content-Length") == "" {
+		h.Set("Content-Length", strconv.Itoa(w.n))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// acceptsGzip reads Accept-Encoding (RFC 9110 §12.5.3): gzip or x-gzip with a non-zero
+// q, or "*" with a non-zero q when gzip is not named.
+func acceptsGzip(headers []string) bool {
+	named, gzipOK, anyOK := false, false, false
+	for _, h := range headers {
+		for item := range strings.SplitSeq(h, ",") {
+			coding, params, _ := strings.Cut(item, ";")
+			q := 1.0
+			for p := range strings.SplitSeq(params, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+						q = f
+					} else {
+						q = 0 // a malformed weight does not enable a coding
+					}
+				}
+			}
+			switch c := strings.ToLower(strings.TrimSpace(coding)); c {
+			case "gzip", "x-gzip":
+				named = true
+				gzipOK = gzipOK || q > 0
+			case "*":
+				anyOK = anyOK || q > 0
+			}
+		}
+	}
+	if named {
+		return gzipOK
+	}
+	return anyOK
+}
+
+// serveBuffered serves a small gateway answer (info, PoW params) through
+// http.ServeContent, so HEAD, conditional and Range requests work: the gateway's own
+// mux knows only GET. A 200 gets a strong ETag of its body and cacheControl; errors
+// pass through as the gateway wrote them. These bodies are a few hundred bytes, where
+// gzip does not pay, so they are never compressed.
+func serveBuffered(gw *runtime.ServeMux, w http.ResponseWriter, r *http.Request, cacheControl string) {
+	rec := &recorder{header: http.Header{}, code: http.StatusOK}
+	rec.header.Set("Cache-Control", cacheControl)
+	get := r
+	if r.Method != http.MethodGet {
+		get = r.Clone(r.Context())
+		get.Method = http.MethodGet
+	}
+	gw.ServeHTTP(rec, get)
+	h := w.Header()
+	for k, v := range rec.header {
+		h[k] = v
+	}
+	if rec.code != http.StatusOK {
+		h.Set("Content-Length", strconv.Itoa(rec.body.Len()))
+		w.WriteHeader(rec.code)
+		if r.Method != http.MethodHead {
+			w.Write(rec.body.Bytes()) //nolint:errcheck // the client went away
+		}
 		return
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(p.json)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(p.json) //nolint:errcheck // the client went away
+	sum := sha256.Sum256(rec.body.Bytes())
+	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(rec.body.Bytes()))
+}
+
+// recorder keeps a handler's answer in memory.
+type recorder struct {
+	header http.Header
+	code   int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
 	}
 }
 
-// etagMatches is If-None-Match's weak comparison (RFC 9110 §13.1.2) against a strong tag.
-func etagMatches(header, etag string) bool {
-	for t := range strings.SplitSeq(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
-			return true
-		}
-	}
-	return false
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
 }
 
 // maxAge allows caching until a moment, in whole seconds, rounded down.
