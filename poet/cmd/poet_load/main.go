@@ -3,6 +3,10 @@
 // registrations per second and latency percentiles. Requests (keys, signatures, proof
 // of work or certificates) are prepared before the clock starts, so the figures measure
 // the service.
+//
+// With --proof-burst ROUND it is instead the round end: every client fetches the
+// round's proof at once, each after the node's jitter, and it reports the wall time,
+// latency percentiles and bytes on the wire per client, every body checked.
 package main
 
 import (
@@ -38,6 +42,10 @@ type options struct {
 	certifierKey ed25519.PrivateKey
 	genesisID    []byte
 	timeout      time.Duration
+
+	burstRound    string        // --proof-burst: the round whose proof to fetch
+	cycleGap      time.Duration // sets the jitter
+	servicePubkey []byte        // the proof's expected pubkey, when set
 }
 
 func main() {
@@ -51,6 +59,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if o.burstRound != "" {
+		res, err := runBurst(ctx, o, os.Stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "poet_load:", err)
+			os.Exit(1)
+		}
+		if len(res.failures) > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(ctx, o, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poet_load:", err)
@@ -70,8 +89,21 @@ func parseFlags(args []string) (*options, error) {
 	certKey := fs.String("certifier-key", "", "base64 ed25519 certifier private key (seed or 64 bytes): register with certificates instead of proof of work")
 	genesis := fs.String("genesis-id", hex.EncodeToString(make([]byte, 20)), "20-byte genesis ID, hex, signed into every registration")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.StringVar(&o.burstRound, "proof-burst", "", "fetch this round's proof from -c clients at once, with the node's jitter, instead of registering")
+	fs.DurationVar(&o.cycleGap, "cycle-gap", 12*time.Hour, "with --proof-burst: the cycle gap; each client waits 0.02–0.04 % of it (mainnet: 8.64–17.28 s)")
+	pubkey := fs.String("service-pubkey", "", "with --proof-burst: the service's base64 public key the proof must carry")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *pubkey != "" {
+		b, err := base64.StdEncoding.DecodeString(*pubkey)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("--service-pubkey must be 32 bytes of base64")
+		}
+		o.servicePubkey = b
+	}
+	if o.cycleGap < 0 {
+		return nil, fmt.Errorf("--cycle-gap must not be negative")
 	}
 	if o.concurrency < 1 || o.count < 1 {
 		return nil, fmt.Errorf("-c and -n must be positive")
