@@ -68,10 +68,18 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionFalse, v1alpha1.ReasonIdle, "no round is executing")
 		}
 		if ps2.CPUExclusive {
-			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionTrue, v1alpha1.ReasonExclusive, "cpuset "+ps2.Cpuset+" is the pod's alone")
+			why := ps2.CPUExclusiveReason
+			if why == "" {
+				why = "cpuset " + ps2.Cpuset + " is the pod's alone"
+			}
+			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionTrue, v1alpha1.ReasonExclusive, why)
 		} else {
+			why := ps2.CPUExclusiveReason
+			if why == "" {
+				why = "cpuset " + ps2.Cpuset + " is shared"
+			}
 			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionFalse, v1alpha1.ReasonShared,
-				"cpuset "+ps2.Cpuset+" is shared: run on nodes with the static CPU manager policy")
+				why+"; run on nodes with the static CPU manager policy")
 		}
 	} else {
 		msg := "the pod does not exist yet"

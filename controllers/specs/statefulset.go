@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/poet-operator/poet-operator/api/v1alpha1"
+	"github.com/poet-operator/poet-operator/poet/cpuinfo"
 )
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
@@ -22,6 +23,9 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 
 // nonRoot is the distroless nonroot user.
 const nonRoot = 65532
+
+// containerName is the poet container's name in the pod.
+const containerName = "poet"
 
 // terminationGrace covers the poet's shutdown timeout (20 s) and a final checkpoint.
 const terminationGrace = 60
@@ -130,7 +134,14 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 		mounts = append(mounts, corev1.VolumeMount{Name: "trusted-keys", MountPath: TrustedPath, ReadOnly: true})
 	}
 	keyRef := KeyRef(ps)
-	env := append([]corev1.EnvVar{{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &keyRef}}}, s.ExtraEnv...)
+	env := append([]corev1.EnvVar{
+		{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &keyRef}},
+		// The kubelet removes the CFS quota of containers with exclusive CPUs (v1.33 on):
+		// the poet learns its CPU limit from here to judge its cpuset. Divisor 1m keeps a
+		// fractional limit visible (the default divisor 1 rounds it up).
+		{Name: cpuinfo.LimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: containerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
+	}, s.ExtraEnv...)
 	args := append([]string{"--configfile=" + ConfigPath + "/poet.conf"}, s.ExtraArgs...)
 	ports := []corev1.ContainerPort{
 		{Name: "rest", ContainerPort: RESTPort, Protocol: corev1.ProtocolTCP},
@@ -157,7 +168,7 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 				FSGroup: ptr.To[int64](nonRoot), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
-				Name:            "poet",
+				Name:            containerName,
 				Image:           Image(ps, o),
 				ImagePullPolicy: s.ImagePullPolicy,
 				Args:            args,

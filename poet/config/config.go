@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jessevdk/go-flags"
 
+	"github.com/poet-operator/poet-operator/poet/cpuinfo"
 	"github.com/poet-operator/poet-operator/poet/identity"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
@@ -149,6 +151,10 @@ type ServiceConfig struct {
 	TreeFileBufferSize int `long:"tree-file-buffer" default:"4096" description:"The size in bytes of each file-based tree layer's buffer"`
 	// CheckpointInterval is the most prover work a crash can lose (our addition).
 	CheckpointInterval time.Duration `long:"checkpoint-interval" default:"5s" description:"How often the prover checkpoints (not in the reference)"`
+	// CPULimitMillis is the container's CPU limit in millicores (our addition): the
+	// exclusivity check needs it where the kubelet removed the CFS quota. Set from
+	// POET_CPU_LIMIT_MILLIS when the flag is not given.
+	CPULimitMillis int64 `long:"cpu-limit-millis" description:"The container's CPU limit in millicores, for the CPU exclusivity check; default $POET_CPU_LIMIT_MILLIS (not in the reference)"`
 }
 
 // Default is the development configuration: loopback listeners, genesis at the
@@ -267,6 +273,13 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.rebaseDirs(p)
 	if getenv != nil {
 		c.PrivateKey = Secret(getenv(identity.EnvVar))
+		if v := getenv(cpuinfo.LimitEnv); v != "" && !p.FindOptionByLongName("cpu-limit-millis").IsSet() {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s=%q is not a number of millicores", ErrInvalid, cpuinfo.LimitEnv, v)
+			}
+			c.Service.CPULimitMillis = n
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

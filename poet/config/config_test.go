@@ -199,6 +199,7 @@ func TestEveryFlag(t *testing.T) {
 		{[]string{"--memory", "63"}, func(c *Config) bool { return c.Service.MemoryLayers == 63 }},
 		{[]string{"--tree-file-buffer", "32"}, func(c *Config) bool { return c.Service.TreeFileBufferSize == 32 }},
 		{[]string{"--checkpoint-interval", "1m"}, func(c *Config) bool { return c.Service.CheckpointInterval == time.Minute }},
+		{[]string{"--cpu-limit-millis", "2000"}, func(c *Config) bool { return c.Service.CPULimitMillis == 2000 }},
 		{[]string{"--disable-worker"}, func(c *Config) bool { return c.DisableWorker }},
 		{[]string{"--max-request-bytes", "512"}, func(c *Config) bool { return c.MaxRequestBytes == 512 }},
 		{[]string{"--grpc-max-msg-size", "1024"}, func(c *Config) bool { return c.GRPCMaxMsgSize == 1024 }},
@@ -479,6 +480,36 @@ func TestPrivateKeyFromEnv(t *testing.T) {
 	}
 	if _, err := Load(nil, bad); err == nil || !strings.Contains(err.Error(), "POET_PRIVATE_KEY") || strings.Contains(err.Error(), "c2VjcmV0") {
 		t.Fatalf("Load with a bad POET_PRIVATE_KEY = %v, want an error naming (not quoting) it", err)
+	}
+}
+
+// The operator passes the container's CPU limit through the downward API; a flag wins.
+func TestCPULimitFromEnv(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(name string) string {
+			if name == "POET_CPU_LIMIT_MILLIS" {
+				return v
+			}
+			return ""
+		}
+	}
+	if c, err := Load(nil, env("3000")); err != nil || c.Service.CPULimitMillis != 3000 {
+		t.Fatalf("from the environment: %+v %v", c, err)
+	}
+	if c, err := Load([]string{"--cpu-limit-millis", "1000"}, env("3000")); err != nil || c.Service.CPULimitMillis != 1000 {
+		t.Fatalf("the flag does not win: %+v %v", c, err)
+	}
+	if c, err := Load(nil, env("")); err != nil || c.Service.CPULimitMillis != 0 {
+		t.Fatalf("unset: %+v %v", c, err)
+	}
+	if _, err := Load(nil, env("2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(nil, env("2.5")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "POET_CPU_LIMIT_MILLIS") {
+		t.Fatalf("a bad value: %v", err)
+	}
+	if _, err := Load([]string{"--cpu-limit-millis", "-1"}, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--cpu-limit-millis") {
+		t.Fatalf("a negative limit: %v", err)
 	}
 }
 

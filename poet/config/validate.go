@@ -129,6 +129,9 @@ func (c *Config) Validate() error {
 	if s.CheckpointInterval <= 0 {
 		bad("--checkpoint-interval", s.CheckpointInterval, "must be positive")
 	}
+	if s.CPULimitMillis < 0 {
+		bad("--cpu-limit-millis", s.CPULimitMillis, "must not be negative")
+	}
 
 	if c.PrivateKey != "" {
 		if _, err := identity.ParseKey(string(c.PrivateKey)); err != nil {

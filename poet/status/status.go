@@ -35,6 +35,8 @@ type Status struct {
 	NextRoundStart time.Time `json:"nextRoundStart"`
 	// CPUExclusive reports a cpuset of whole CPUs for this container alone.
 	CPUExclusive bool `json:"cpuExclusive"`
+	// CPUExclusiveReason says why CPUExclusive is what it is.
+	CPUExclusiveReason string `json:"cpuExclusiveReason,omitempty"`
 	// Cpuset is the CPUs the process may run on.
 	Cpuset string `json:"cpuset"`
 	// Version is the service's version.

@@ -71,12 +71,13 @@ func (b *backend) ReloadTrustedKeys(context.Context) error {
 func (b *backend) Status() status.Status {
 	s := b.engine.Snapshot()
 	st := status.Status{
-		OpenRound:      s.OpenRound,
-		Members:        uint64(b.registry.RoundMembers(s.OpenRound)),
-		NextRoundStart: b.sched.RoundStart(s.OpenRound),
-		CPUExclusive:   b.cpu.Exclusive,
-		Cpuset:         b.cpu.Cpuset,
-		Version:        b.version,
+		OpenRound:          s.OpenRound,
+		Members:            uint64(b.registry.RoundMembers(s.OpenRound)),
+		NextRoundStart:     b.sched.RoundStart(s.OpenRound),
+		CPUExclusive:       b.cpu.Exclusive,
+		CPUExclusiveReason: b.cpu.Reason,
+		Cpuset:             b.cpu.Cpuset,
+		Version:            b.version,
 	}
 	if s.Executing {
 		r := s.ExecutingRound

@@ -123,11 +123,12 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}, registry, log.With("component", "round"))
 	promReg.MustRegister(round.NewCollector(engine))
 
-	cpu, err := cpuinfo.Detect(cpuinfo.DefaultPaths)
+	cpu, err := cpuinfo.Detect("/", cfg.Service.CPULimitMillis)
 	if err != nil {
 		log.Warn("cannot tell the CPU placement", "error", err)
 	}
-	exclusive := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu_exclusive", Help: "1 when the process has CPUs to itself (static CPU manager)."})
+	exclusive := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu_exclusive",
+		Help: "1 when the container's cpuset is its whole CPUs and, as far as it can tell, no other container's (static CPU manager)."})
 	if cpu.Exclusive {
 		exclusive.Set(1)
 	}
@@ -151,7 +152,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	log.Info("starting poet", "version", version, "servicePubkey", key.Public(), "genesis", sched.Genesis,
 		"epoch", sched.EpochDuration, "phaseShift", sched.PhaseShift, "cycleGap", sched.CycleGap,
-		"openRound", sched.OpenRound(sched.Genesis), "cpuset", cpu.Cpuset, "cpuExclusive", cpu.Exclusive)
+		"openRound", sched.OpenRound(sched.Genesis), "cpuset", cpu.Cpuset, "cpuExclusive", cpu.Exclusive, "cpuExclusiveReason", cpu.Reason)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return registry.Run(gctx) })
