@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The round-end proof burst, side by side: the reference poet server (spacemeshos/poet
+# v0.10.12, built from the test-only module hack/compat) and ours, each serving one
+# finished round's proof stored by hack/compat/seedproof (a real PoSW proof over random
+# members, in each server's own database), fetched by CLIENTS concurrent poet_load
+# clients that behave like nodes: each waits the node's jitter (0.02-0.04 % of
+# CYCLE_GAP), fetches with Go's default pooled transport (compression on) and reads the
+# whole body; every body is checked (one fully verified, the others by digest). Loopback.
+#
+# Ours serves MEMBERS members; the reference cannot answer a proof past its gateway's
+# 8 MiB limit (about 246k members), so it serves REF_MEMBERS.
+#
+# Environment: CLIENTS (100), MEMBERS (1000000), REF_MEMBERS (200000),
+# CYCLE_GAP (12h: the mainnet jitter, 8.64-17.28 s; 0 sends every request at once),
+# WINDOW (17: the seconds every body must be in by, from the first request),
+# MAX_RATIO (0.75: the most bytes on the wire per client, as a fraction of the JSON).
+set -euo pipefail
+
+CLIENTS="${CLIENTS:-100}"
+MEMBERS="${MEMBERS:-1000000}"
+REF_MEMBERS="${REF_MEMBERS:-200000}"
+CYCLE_GAP="${CYCLE_GAP:-12h}"
+WINDOW="${WINDOW:-17}"
+MAX_RATIO="${MAX_RATIO:-0.75}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
+SEED_BIN="$ROOT/bin/compat/seedproof"
+BIN="$ROOT/bin"
+
+if [[ ! -x "$REF_BIN" ]]; then
+  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
+  mkdir -p "$(dirname "$REF_BIN")"
+  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
+fi
+echo "== building poet, poet_load and seedproof"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+(cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$SEED_BIN" ./seedproof)
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/burst-compare.XXXXXX")"
+PID=""
+cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# burst NAME BIN MEMBERS: seed a proof of MEMBERS members as round 0, start the server
+# with its key, run the burst, stop the server; prints poet_load's report.
+burst() {
+  local name=$1 bin=$2 members=$3 dir rest out
+  dir="$WORK/$name"
+  mkdir -p "$dir"
+  eval "$("$SEED_BIN" -members "$members" -round 0 "$([[ $name == reference ]] && echo -reference || echo -ours)" "$dir/db")"
+  rest="127.0.0.1:$(port)"
+  POET_PRIVATE_KEY="$POET_PRIVATE_KEY" "$bin" --poetdir "$dir" --genesis-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --epoch-duration 2h --phase-shift 1h --cycle-gap 10m \
+    --restlisten "$rest" --rpclisten "127.0.0.1:$(port)" --config-rpclisten "127.0.0.1:$(port)" \
+    >"$dir/log" 2>&1 &
+  PID=$!
+  local up=""
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null -H 'Content-Type: application/json' -d '{}' -X GET "http://$rest/v1/info" && { up=1; break; }
+    sleep 0.1
+  done
+  [[ -n "$up" ]] || { echo "$name did not start:"; cat "$dir/log"; exit 1; }
+  out="$("$BIN/poet_load" --url "http://$rest" --proof-burst 0 -c "$CLIENTS" --cycle-gap "$CYCLE_GAP" \
+    --service-pubkey "$SERVICE_PUBKEY" --timeout 5m 2>&1)" || true
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+  echo "$out"
+}
+
+declare -A WALL P50 P99 WIRE RATIO OK JSON
+for name in reference ours; do
+  bin="$BIN/poet"; members="$MEMBERS"
+  [[ $name == reference ]] && { bin="$REF_BIN"; members="$REF_MEMBERS"; }
+  echo "== $name: $members members, $CLIENTS clients, cycle gap $CYCLE_GAP"
+  out="$(burst "$name" "$bin" "$members")"
+  echo "$out"
+  WALL[$name]="$(sed -n 's/^burst wall (first request to last body): //p' <<<"$out")"
+  P50[$name]="$(sed -n 's/^latency p50 \([^ ]*\) .*/\1/p' <<<"$out")"
+  P99[$name]="$(sed -n 's/^latency .* p99 \([^ ]*\) .*/\1/p' <<<"$out")"
+  WIRE[$name]="$(sed -n 's/^bytes on the wire per client: \([0-9]*\) .*/\1/p' <<<"$out")"
+  RATIO[$name]="$(sed -n 's/^bytes on the wire per client: [0-9]* (\([0-9.]*\) of the JSON)/\1/p' <<<"$out")"
+  OK[$name]="$(sed -n 's/^proof: .* verified once; \([0-9]*\) of .*/\1/p' <<<"$out")"
+  JSON[$name]="$(sed -n 's/^proof: [0-9]* members, [0-9]* leaves, \([0-9]*\) bytes of JSON.*/\1/p' <<<"$out")"
+done
+
+echo
+printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s\n' server members "bodies ok" wall p50 p99 "JSON bytes" "wire/client" ratio
+for name in reference ours; do
+  members="$MEMBERS"; [[ $name == reference ]] && members="$REF_MEMBERS"
+  printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s\n' "$name" "$members" "${OK[$name]:-0}/$CLIENTS" "${WALL[$name]:--}" \
+    "${P50[$name]:--}" "${P99[$name]:--}" "${JSON[$name]:--}" "${WIRE[$name]:--}" "${RATIO[$name]:--}"
+done
+
+fail=0
+[[ "${OK[ours]:-0}" == "$CLIENTS" ]] || { echo "FAIL: ours: ${OK[ours]:-0} of $CLIENTS bodies checked"; fail=1; }
+if [[ -n "${WALL[ours]:-}" ]]; then
+  python3 -c "import sys; sys.exit(0 if ${WALL[ours]% s} <= $WINDOW else 1)" ||
+    { echo "FAIL: ours: wall ${WALL[ours]} over ${WINDOW} s"; fail=1; }
+fi
+python3 -c "import sys; sys.exit(0 if ${RATIO[ours]:-9} <= $MAX_RATIO else 1)" ||
+  { echo "FAIL: ours: ${RATIO[ours]:-?} of the JSON on the wire per client, over $MAX_RATIO"; fail=1; }
+[[ $fail == 0 ]] && echo "ours: all $CLIENTS bodies checked within ${WINDOW} s, ${RATIO[ours]} of the JSON per client"
+exit "$fail"
