@@ -81,16 +81,27 @@ func startServer(t *testing.T, p *registration.StoredProof) string {
 }
 
 func burstOptions(url string) *options {
-	return &options{url: url, concurrency: 8, burstRound: "3", cycleGap: 10 * time.Second, timeout: 30 * time.Second, servicePubkey: testPubkey}
+	return &options{url: url, concurrency: 8, burstRound: "3", cycleGap: 10 * time.Second, timeout: 30 * time.Second,
+		servicePubkey: testPubkey, decodeEach: true}
 }
 
 func TestProofBurst(t *testing.T) {
 	p := validProof(t, 3000)
-	var out bytes.Buffer
-	res, err := runBurst(context.Background(), burstOptions(startServer(t, p)), &out)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+	url := startServer(t, p)
+	for _, each := range []bool{true, false} {
+		o := burstOptions(url)
+		o.decodeEach = each
+		var out bytes.Buffer
+		res, err := runBurst(context.Background(), o, &out)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		checkBurst(t, res, &out)
 	}
+}
+
+func checkBurst(t *testing.T, res *burstResult, out *bytes.Buffer) {
+	t.Helper()
 	if res.ok != 8 || len(res.failures) != 0 || res.gzip != 8 || res.members != 3000 || res.leaves != 150 {
 		t.Fatalf("%+v\n%s", res, out.String())
 	}
@@ -133,7 +144,7 @@ func TestProofBurstChecksBodies(t *testing.T) {
 		return srv.URL
 	}
 
-	// One answer in eight differs (another member list): that client fails.
+	// One answer in eight differs (another leaf count): that client fails.
 	other := bytes.Replace(good, []byte(`"leaves":"150"`), []byte(`"leaves":"151"`), 1)
 	n.Store(0)
 	var out bytes.Buffer
@@ -160,8 +171,13 @@ func TestProofBurstChecksBodies(t *testing.T) {
 			Members: members, Leaves: p.Leaves},
 		Pubkey: testPubkey,
 	})
-	n.Store(0)
-	if _, err := runBurst(context.Background(), burstOptions(serve(func(int32) []byte { return bad })), io.Discard); err == nil || !strings.Contains(err.Error(), "PoSW") {
-		t.Fatalf("a proof over other members: %v", err)
+	url := serve(func(int32) []byte { return bad })
+	for _, each := range []bool{true, false} {
+		n.Store(0)
+		o := burstOptions(url)
+		o.decodeEach = each
+		if _, err := runBurst(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "PoSW") {
+			t.Fatalf("a proof over other members (decode each %v): %v", each, err)
+		}
 	}
 }

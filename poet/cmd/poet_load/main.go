@@ -46,6 +46,7 @@ type options struct {
 	burstRound    string        // --proof-burst: the round whose proof to fetch
 	cycleGap      time.Duration // sets the jitter
 	servicePubkey []byte        // the proof's expected pubkey, when set
+	decodeEach    bool          // every client decodes its body (--decode each)
 }
 
 func main() {
@@ -91,6 +92,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.StringVar(&o.burstRound, "proof-burst", "", "fetch this round's proof from -c clients at once, with the node's jitter, instead of registering")
 	fs.DurationVar(&o.cycleGap, "cycle-gap", 12*time.Hour, "with --proof-burst: the cycle gap; each client waits 0.02–0.04 % of it (mainnet: 8.64–17.28 s)")
+	decode := fs.String("decode", "each", "with --proof-burst: \"each\" client decodes its body as Go's transport does, or \"once\": bodies are compared as they came over the wire and one is decoded")
 	pubkey := fs.String("service-pubkey", "", "with --proof-burst: the service's base64 public key the proof must carry")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -101,6 +103,13 @@ func parseFlags(args []string) (*options, error) {
 			return nil, fmt.Errorf("--service-pubkey must be 32 bytes of base64")
 		}
 		o.servicePubkey = b
+	}
+	switch *decode {
+	case "each":
+		o.decodeEach = true
+	case "once":
+	default:
+		return nil, fmt.Errorf("--decode must be each or once, not %q", *decode)
 	}
 	if o.cycleGap < 0 {
 		return nil, fmt.Errorf("--cycle-gap must not be negative")
