@@ -191,8 +191,9 @@ func acceptsGzip(headers []string) bool {
 // serveBuffered serves a small gateway answer (info, PoW params) through
 // http.ServeContent, so HEAD, conditional and Range requests work: the gateway's own
 // mux knows only GET. A 200 gets a strong ETag of its body and cacheControl; errors
-// pass through as the gateway wrote them. These bodies are a few hundred bytes, where
-// gzip does not pay, so they are never compressed.
+// pass through as the gateway wrote them. They are never compressed: gzip does not pay
+// (mainnet's info, 222 bytes, gzips to 203, less than the Content-Encoding and Vary
+// headers it would add; PoW params, 90 bytes, to 110).
 func serveBuffered(gw *runtime.ServeMux, w http.ResponseWriter, r *http.Request, cacheControl string) {
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	rec.header.Set("Cache-Control", cacheControl)
