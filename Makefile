@@ -57,11 +57,45 @@ run-operator: manifests ## Run the operator against the current kubeconfig's clu
 ##@ Test
 
 .PHONY: test
-test: vet fmt-check $(KUSTOMIZE) $(HELM) ## Run every test: unit, property, crash, end-to-end, envtest and fuzz-seed tests, and the differential tests against the reference.
+test: vet fmt-check $(KUSTOMIZE) $(HELM) ## Run every test: unit, property, crash, end-to-end, envtest, fuzz seeds, the differential tests against the reference, and the real-cluster suite.
 	$(HELM) lint --strict charts/poet-operator
 	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
 	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) $(GO) test -count=1 -timeout 20m ./...
 	cd hack/compat && $(GO) test -count=1 ./...
+	cd hack/cluster && $(GO) test -count=1 ./internal/...
+	$(MAKE) e2e
+
+##@ Real cluster (root; one node on this machine: hack/cluster/cluster.sh)
+
+CLUSTER := hack/cluster/cluster.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start the one-node cluster (builds it the first time, ~35 min cold); prints the kubeconfig path.
+	@$(CLUSTER) up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster and check the machine is left as it was found.
+	@$(CLUSTER) down
+
+.PHONY: images
+images: ## Build the poet and poet-operator image tarballs into bin/images (no engine, no registry).
+	cd hack/cluster && $(GO) run ./images --repo $(CURDIR) --out $(BIN)/images --only poet,operator --version $(VERSION)
+
+.PHONY: docker-build
+docker-build: ## Build the images with docker (where a docker engine runs).
+	docker build --target poet -t ghcr.io/poet-operator/poet:$(VERSION) --build-arg VERSION=$(VERSION) .
+	docker build --target operator -t ghcr.io/poet-operator/poet-operator:$(VERSION) --build-arg VERSION=$(VERSION) .
+
+.PHONY: deploy
+deploy: images $(HELM) ## Import the local images into the cluster and install or upgrade the chart on it.
+	$(CLUSTER) import $(BIN)/images/poet.tar $(BIN)/images/operator.tar
+	$(HELM) upgrade --install poet-operator charts/poet-operator -n poet-operator-system --create-namespace \
+	  --kubeconfig $$($(CLUSTER) kubeconfig) --wait
+
+.PHONY: e2e
+e2e: $(HELM) ## The real-cluster suite alone; starts and stops a cluster itself when none is up.
+	@mkdir -p $(BIN)
+	cd hack/cluster && HELM=$(HELM) $(GO) test -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee $(BIN)/e2e.log
 
 .PHONY: test-short
 test-short: ## Run the quick subset of the unit tests.
@@ -90,6 +124,7 @@ bench: ## Micro-benchmarks of the kernel and the PoSW, then poet_bench side by s
 vet:
 	$(GO) vet ./...
 	cd hack/compat && $(GO) vet ./...
+	cd hack/cluster && $(GO) vet ./...
 
 .PHONY: fmt-check
 fmt-check:
@@ -119,7 +154,8 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC a
 verify: generate manifests ## Regenerate everything generated and fail on any drift.
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum poet/api/v1 api config charts README.md || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	cd hack/cluster && $(GO) mod tidy
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum hack/cluster/go.mod hack/cluster/go.sum poet/api/v1 api config charts README.md || { echo "generated files drift: run make verify and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- poet/api/v1 api config charts)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config charts; exit 1; }
 
 .PHONY: help
