@@ -151,6 +151,12 @@ type ServiceConfig struct {
 	TreeFileBufferSize int `long:"tree-file-buffer" default:"4096" description:"The size in bytes of each file-based tree layer's buffer"`
 	// CheckpointInterval is the most prover work a crash can lose (our addition).
 	CheckpointInterval time.Duration `long:"checkpoint-interval" default:"5s" description:"How often the prover checkpoints (not in the reference)"`
+	// ProverCPU is the CPU the prover thread owns, -1 to choose one (our addition).
+	ProverCPU int `long:"prover-cpu" default:"-1" description:"The CPU the prover thread runs on alone; -1 chooses one (the highest whose SMT siblings can stay idle); with one CPU nothing is pinned (not in the reference)"`
+	// ProverSched is the prover thread's scheduling policy (our addition).
+	ProverSched string `long:"prover-sched" default:"other" choice:"other" choice:"fifo" choice:"rr" description:"The prover thread's scheduling policy; fifo and rr need CAP_SYS_NICE (not in the reference)"`
+	// ProverPriority is the real-time priority for fifo and rr (our addition).
+	ProverPriority int `long:"prover-priority" default:"1" description:"The prover thread's real-time priority, 1..99, with --prover-sched fifo or rr (not in the reference)"`
 	// CPULimitMillis is the container's CPU limit in millicores (our addition): the
 	// exclusivity check needs it where the kubelet removed the CFS quota. Set from
 	// POET_CPU_LIMIT_MILLIS when the flag is not given.

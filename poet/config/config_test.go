@@ -85,6 +85,9 @@ func TestDefaults(t *testing.T) {
 			MemoryLayers:             26,
 			TreeFileBufferSize:       4096,
 			CheckpointInterval:       5 * time.Second,
+			ProverCPU:                -1,
+			ProverSched:              "other",
+			ProverPriority:           1,
 		},
 	}
 	if got, exp := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", want); got != exp {
@@ -199,6 +202,10 @@ func TestEveryFlag(t *testing.T) {
 		{[]string{"--memory", "63"}, func(c *Config) bool { return c.Service.MemoryLayers == 63 }},
 		{[]string{"--tree-file-buffer", "32"}, func(c *Config) bool { return c.Service.TreeFileBufferSize == 32 }},
 		{[]string{"--checkpoint-interval", "1m"}, func(c *Config) bool { return c.Service.CheckpointInterval == time.Minute }},
+		{[]string{"--prover-cpu", "3"}, func(c *Config) bool { return c.Service.ProverCPU == 3 }},
+		{[]string{"--prover-sched", "fifo", "--prover-priority", "50"}, func(c *Config) bool {
+			return c.Service.ProverSched == "fifo" && c.Service.ProverPriority == 50
+		}},
 		{[]string{"--cpu-limit-millis", "2000"}, func(c *Config) bool { return c.Service.CPULimitMillis == 2000 }},
 		{[]string{"--disable-worker"}, func(c *Config) bool { return c.DisableWorker }},
 		{[]string{"--max-request-bytes", "512"}, func(c *Config) bool { return c.MaxRequestBytes == 512 }},
@@ -507,6 +514,11 @@ func TestCPULimitFromEnv(t *testing.T) {
 	}
 	if _, err := Load(nil, env("2.5")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "POET_CPU_LIMIT_MILLIS") {
 		t.Fatalf("a bad value: %v", err)
+	}
+	for _, args := range [][]string{{"--prover-sched", "idle"}, {"--prover-sched", "rr", "--prover-priority", "0"}, {"--prover-cpu", "-2"}} {
+		if _, err := Load(args, nil); err == nil || !strings.Contains(err.Error(), args[0][:10]) {
+			t.Errorf("Load(%q) = %v", args, err)
+		}
 	}
 	if _, err := Load([]string{"--cpu-limit-millis", "-1"}, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--cpu-limit-millis") {
 		t.Fatalf("a negative limit: %v", err)

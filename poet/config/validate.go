@@ -129,6 +129,12 @@ func (c *Config) Validate() error {
 	if s.CheckpointInterval <= 0 {
 		bad("--checkpoint-interval", s.CheckpointInterval, "must be positive")
 	}
+	if s.ProverCPU < -1 {
+		bad("--prover-cpu", s.ProverCPU, "must be a CPU number, or -1 to choose one")
+	}
+	if (s.ProverSched == "fifo" || s.ProverSched == "rr") && (s.ProverPriority < 1 || s.ProverPriority > 99) {
+		bad("--prover-priority", s.ProverPriority, "must be 1..99 with --prover-sched %s", s.ProverSched)
+	}
 	if s.CPULimitMillis < 0 {
 		bad("--cpu-limit-millis", s.CPULimitMillis, "must not be negative")
 	}

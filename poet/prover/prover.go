@@ -46,6 +46,10 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// TIDFile, when set, receives the prover thread's Linux thread id.
 	TIDFile string
+	// OnThread, when set, runs first on the prover thread (locked to its goroutine), for
+	// example to pin it to a CPU. The thread is discarded when the round returns, so what
+	// OnThread changes never reaches another goroutine.
+	OnThread func() error
 	// Progress, when set, is updated as the round runs.
 	Progress *Progress
 	// Logger receives checkpoint and recovery events; nil discards them.
@@ -103,10 +107,29 @@ var ErrStatementMismatch = errors.New("round directory holds another statement")
 // Run executes the round in cfg.Dir, resuming it if the directory holds a checkpoint,
 // until cfg.End (or cfg.Leaves), and returns its proof, which it also saves in the state
 // file. Cancelling ctx stops at the next leaf with a checkpoint; the error then wraps
-// ctx.Err(). Run locks its goroutine to one OS thread for the duration.
+// ctx.Err(). The work runs on a goroutine locked to one OS thread, the prover thread,
+// which exits with it.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	type result struct {
+		res *Result
+		err error
+	}
+	out := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the round
+		res, err := runLocked(ctx, cfg)
+		out <- result{res, err}
+	}()
+	r := <-out
+	return r.res, r.err
+}
+
+func runLocked(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.OnThread != nil {
+		if err := cfg.OnThread(); err != nil {
+			return nil, fmt.Errorf("placing the prover thread: %w", err)
+		}
+	}
 	if cfg.Progress == nil {
 		cfg.Progress = &Progress{}
 	}

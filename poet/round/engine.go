@@ -49,6 +49,9 @@ type Config struct {
 	DisableWorker bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ProverThread, when set, runs first on each round's prover thread (see
+	// prover.Config.OnThread): the CPU placement and scheduling policy.
+	ProverThread func() error
 }
 
 // Engine is the round cycle. Its exported methods are safe for concurrent use.
@@ -260,6 +263,7 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		TreeFileBuffer:     e.cfg.TreeFileBuffer,
 		CheckpointInterval: e.cfg.CheckpointInterval,
 		TIDFile:            filepath.Join(e.cfg.DataDir, "round.tid"),
+		OnThread:           e.cfg.ProverThread,
 		Progress:           progress,
 		Logger:             e.log.With("round", n),
 	}

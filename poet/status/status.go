@@ -39,6 +39,12 @@ type Status struct {
 	CPUExclusiveReason string `json:"cpuExclusiveReason,omitempty"`
 	// Cpuset is the CPUs the process may run on.
 	Cpuset string `json:"cpuset"`
+	// ProverCPU is the CPU the prover thread runs on alone; nil when it is not pinned.
+	ProverCPU *int `json:"proverCPU,omitempty"`
+	// OtherCPUs is the CPUs every other thread of the process runs on.
+	OtherCPUs string `json:"otherCPUs,omitempty"`
+	// ProverSched is the prover thread's scheduling policy, "other" or e.g. "fifo:10".
+	ProverSched string `json:"proverSched,omitempty"`
 	// Version is the service's version.
 	Version string `json:"version"`
 }

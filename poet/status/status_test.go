@@ -13,6 +13,7 @@ import (
 // The JSON names are a contract with the operator.
 func TestStatusJSON(t *testing.T) {
 	exec, last := uint64(6), uint64(5)
+	cpu := 3
 	at := time.Date(2026, 11, 23, 19, 49, 28, 0, time.UTC)
 	for _, tc := range []struct {
 		s    Status
@@ -21,8 +22,8 @@ func TestStatusJSON(t *testing.T) {
 		{Status{OpenRound: 7, NextRoundStart: at, Version: "v1"},
 			`{"openRound":7,"executingRound":null,"members":0,"executingMembers":0,"leaves":0,"leavesPerSecond":0,"lastProofRound":null,"nextRoundStart":"2026-11-23T19:49:28Z","cpuExclusive":false,"cpuset":"","version":"v1"}`},
 		{Status{OpenRound: 7, ExecutingRound: &exec, Members: 3, ExecutingMembers: 2, Leaves: 100, LeavesPerSecond: 41000.5,
-			LastProofRound: &last, LastProofAt: &at, NextRoundStart: at, CPUExclusive: true, CPUExclusiveReason: "why", Cpuset: "2-3", Version: "v1"},
-			`{"openRound":7,"executingRound":6,"members":3,"executingMembers":2,"leaves":100,"leavesPerSecond":41000.5,"lastProofRound":5,"lastProofAt":"2026-11-23T19:49:28Z","nextRoundStart":"2026-11-23T19:49:28Z","cpuExclusive":true,"cpuExclusiveReason":"why","cpuset":"2-3","version":"v1"}`},
+			LastProofRound: &last, LastProofAt: &at, NextRoundStart: at, CPUExclusive: true, CPUExclusiveReason: "why", Cpuset: "2-3", ProverCPU: &cpu, OtherCPUs: "2", ProverSched: "fifo:10", Version: "v1"},
+			`{"openRound":7,"executingRound":6,"members":3,"executingMembers":2,"leaves":100,"leavesPerSecond":41000.5,"lastProofRound":5,"lastProofAt":"2026-11-23T19:49:28Z","nextRoundStart":"2026-11-23T19:49:28Z","cpuExclusive":true,"cpuExclusiveReason":"why","cpuset":"2-3","proverCPU":3,"otherCPUs":"2","proverSched":"fifo:10","version":"v1"}`},
 	} {
 		b, err := json.Marshal(tc.s)
 		if err != nil || string(b) != tc.want {

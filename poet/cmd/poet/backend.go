@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/poet-operator/poet-operator/poet/cpuinfo"
+	"github.com/poet-operator/poet-operator/poet/placement"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/round"
 	"github.com/poet-operator/poet-operator/poet/schedule"
@@ -21,6 +22,7 @@ type backend struct {
 	engine   *round.Engine
 	key      ed25519.PrivateKey
 	cpu      cpuinfo.Info
+	plan     placement.Plan
 	version  string
 }
 
@@ -78,6 +80,12 @@ func (b *backend) Status() status.Status {
 		CPUExclusiveReason: b.cpu.Reason,
 		Cpuset:             b.cpu.Cpuset,
 		Version:            b.version,
+		OtherCPUs:          placement.FormatList(b.plan.Rest),
+		ProverSched:        b.plan.Sched.String(),
+	}
+	if b.plan.Pinned() {
+		c := b.plan.Prover
+		st.ProverCPU = &c
 	}
 	if s.Executing {
 		r := s.ExecutingRound

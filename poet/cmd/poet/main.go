@@ -27,6 +27,7 @@ import (
 	"github.com/poet-operator/poet-operator/poet/config"
 	"github.com/poet-operator/poet-operator/poet/cpuinfo"
 	"github.com/poet-operator/poet-operator/poet/identity"
+	"github.com/poet-operator/poet-operator/poet/placement"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/round"
 	"github.com/poet-operator/poet-operator/poet/server"
@@ -95,6 +96,14 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("loading the service key: %w", err)
 	}
+	cpu, err := cpuinfo.Detect("/", cfg.Service.CPULimitMillis) // before any thread moves
+	if err != nil {
+		log.Warn("cannot tell the CPU placement", "error", err)
+	}
+	plan, err := placeThreads(cfg.Service)
+	if err != nil {
+		return err
+	}
 	sched := cfg.Schedule()
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -120,21 +129,27 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TreeFileBuffer:     cfg.Service.TreeFileBufferSize,
 		CheckpointInterval: cfg.Service.CheckpointInterval,
 		DisableWorker:      cfg.DisableWorker,
+		ProverThread:       plan.PinThread,
 	}, registry, log.With("component", "round"))
 	promReg.MustRegister(round.NewCollector(engine))
 
-	cpu, err := cpuinfo.Detect("/", cfg.Service.CPULimitMillis)
-	if err != nil {
-		log.Warn("cannot tell the CPU placement", "error", err)
-	}
 	exclusive := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu_exclusive",
 		Help: "1 when the container's cpuset is its whole CPUs and, as far as it can tell, no other container's (static CPU manager)."})
 	if cpu.Exclusive {
 		exclusive.Set(1)
 	}
 	promReg.MustRegister(exclusive)
+	proverCPU := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu",
+		Help: "The CPU the prover thread runs on alone, -1 when it is not pinned."})
+	proverCPU.Set(float64(plan.Prover))
+	placementInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_placement_info",
+		Help: "Where the threads run: the prover's CPU, its idle SMT siblings, the other threads' CPUs and the prover's scheduling policy.",
+		ConstLabels: prometheus.Labels{"prover_cpu": strconv.Itoa(plan.Prover), "idle_cpus": placement.FormatList(plan.Idle),
+			"other_cpus": placement.FormatList(plan.Rest), "sched": plan.Sched.String()}})
+	placementInfo.Set(1)
+	promReg.MustRegister(proverCPU, placementInfo)
 
-	b := &backend{sched: sched, registry: registry, engine: engine, key: key, cpu: cpu, version: version}
+	b := &backend{sched: sched, registry: registry, engine: engine, key: key, cpu: cpu, plan: plan, version: version}
 	metricsListen := ""
 	if cfg.MetricsPort != nil {
 		metricsListen = ":" + strconv.Itoa(int(*cfg.MetricsPort))
@@ -152,7 +167,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	log.Info("starting poet", "version", version, "servicePubkey", key.Public(), "genesis", sched.Genesis,
 		"epoch", sched.EpochDuration, "phaseShift", sched.PhaseShift, "cycleGap", sched.CycleGap,
-		"openRound", sched.OpenRound(sched.Genesis), "cpuset", cpu.Cpuset, "cpuExclusive", cpu.Exclusive, "cpuExclusiveReason", cpu.Reason)
+		"openRound", sched.OpenRound(sched.Genesis), "cpuset", cpu.Cpuset, "cpuExclusive", cpu.Exclusive, "cpuExclusiveReason", cpu.Reason,
+		"proverCPU", plan.Prover, "idleCPUs", placement.FormatList(plan.Idle), "otherCPUs", placement.FormatList(plan.Rest),
+		"proverSched", plan.Sched.String(), "gomaxprocs", runtime.GOMAXPROCS(0))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return registry.Run(gctx) })
@@ -163,6 +180,35 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		g.Go(func() error { return servePprof(gctx, cfg.Profile) })
 	}
 	return g.Wait()
+}
+
+// placeThreads gives the prover thread a CPU of its own (see package placement): it
+// checks the scheduling policy can be set, chooses the CPUs, moves every thread to the
+// rest and fixes GOMAXPROCS. The prover thread pins itself when a round starts.
+func placeThreads(c config.ServiceConfig) (placement.Plan, error) {
+	s := placement.Sched{Policy: c.ProverSched, Priority: c.ProverPriority}
+	if err := placement.CheckSched(s); err != nil {
+		return placement.Plan{}, err
+	}
+	allowed, err := placement.Allowed()
+	if errors.Is(err, placement.ErrUnsupported) && c.ProverCPU < 0 {
+		return placement.Plan{Prover: -1, Sched: s}, nil
+	}
+	if err != nil {
+		return placement.Plan{}, err
+	}
+	plan, err := placement.Choose(allowed, c.ProverCPU, placement.Siblings("/", allowed))
+	if err != nil {
+		return plan, fmt.Errorf("--prover-cpu: %w", err)
+	}
+	plan.Sched = s
+	if err := plan.ConfineProcess(); err != nil {
+		return plan, err
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(plan.GoMaxProcs(runtime.GOMAXPROCS(0)))
+	}
+	return plan, nil
 }
 
 // reloadOnHUP reloads the trusted certifier keys on SIGHUP.

@@ -15,9 +15,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
+	"github.com/poet-operator/poet-operator/poet/placement"
 	"github.com/poet-operator/poet-operator/poet/posw"
 	"github.com/poet-operator/poet-operator/poet/prover"
 )
@@ -40,6 +42,7 @@ type options struct {
 	checkpoint   time.Duration
 	stdout       io.Writer
 	statementHex string
+	cpu          int
 }
 
 func main() {
@@ -75,6 +78,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.UintVar(&o.memory, "memory", prover.DefaultMemoryLayers, "number of top tree layers kept in memory")
 	fs.IntVar(&o.fileBuffer, "tree-file-buffer", prover.DefaultTreeFileBuffer, "write buffer per layer file, in bytes")
 	fs.DurationVar(&o.checkpoint, "checkpoint-interval", prover.DefaultCheckpointInterval, "most work a crash can lose")
+	fs.IntVar(&o.cpu, "cpu", -1, "pin the prover thread to this CPU and every other thread to the remaining ones, as the service does (-1: no pinning)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,18 +99,63 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("--resume needs --datadir")
 	case o.checkpoint <= 0:
 		return nil, fmt.Errorf("--checkpoint-interval must be positive, got %s", o.checkpoint)
+	case o.cpu < -1:
+		return nil, fmt.Errorf("--cpu must be a CPU number or -1, got %d", o.cpu)
 	}
 	return o, nil
 }
 
 func run(ctx context.Context, o *options) error {
-	switch {
-	case o.verify != "":
+	if o.verify != "" {
 		return verifyFile(o)
-	case o.kernel:
-		return kernel(o)
 	}
-	return bench(ctx, o)
+	plan, err := place(o)
+	if err != nil {
+		return err
+	}
+	if o.kernel {
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the pinned thread exits with the goroutine
+			if err := plan.PinThread(); err != nil {
+				errc <- err
+				return
+			}
+			errc <- kernel(o)
+		}()
+		return <-errc
+	}
+	return bench(ctx, o, plan.PinThread)
+}
+
+// place applies --cpu as the service places its prover: every thread moves to the other
+// CPUs and the prover thread pins itself to --cpu when it starts.
+func place(o *options) (placement.Plan, error) {
+	none := placement.Plan{Prover: -1}
+	if o.cpu < 0 {
+		return none, nil
+	}
+	allowed, err := placement.Allowed()
+	if err != nil {
+		return none, fmt.Errorf("--cpu: %w", err)
+	}
+	if len(allowed) == 1 && allowed[0] == o.cpu {
+		fmt.Fprintf(o.stdout, "prover thread on CPU %d, the only one allowed: nothing to move\n", o.cpu)
+		return none, nil
+	}
+	plan, err := placement.Choose(allowed, o.cpu, placement.Siblings("/", allowed))
+	if err != nil {
+		return none, fmt.Errorf("--cpu: %w", err)
+	}
+	if err := plan.ConfineProcess(); err != nil {
+		return none, err
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(plan.GoMaxProcs(runtime.GOMAXPROCS(0)))
+	}
+	fmt.Fprintf(o.stdout, "prover thread on CPU %d, idle siblings %q, other threads on %s\n",
+		plan.Prover, placement.FormatList(plan.Idle), placement.FormatList(plan.Rest))
+	return plan, nil
 }
 
 func verifyFile(o *options) error {
@@ -141,7 +190,7 @@ func kernel(o *options) error {
 	return nil
 }
 
-func bench(ctx context.Context, o *options) error {
+func bench(ctx context.Context, o *options, onThread func() error) error {
 	dir := o.datadir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "poet_bench")
@@ -169,6 +218,7 @@ func bench(ctx context.Context, o *options) error {
 		TreeFileBuffer:     o.fileBuffer,
 		CheckpointInterval: o.checkpoint,
 		TIDFile:            filepath.Join(dir, "round.tid"),
+		OnThread:           onThread,
 		Progress:           progress,
 	}
 	fmt.Fprintf(o.stdout, "kernel: %s, statement %x, %d layer(s) on disk in %s\n", posw.Kernel(), o.statement, cfg.DiskLayers, dir)
