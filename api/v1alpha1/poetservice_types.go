@@ -120,6 +120,26 @@ type ProverSpec struct {
 	// +optional
 	// +kubebuilder:default="5s"
 	CheckpointInterval metav1.Duration `json:"checkpointInterval,omitempty"`
+	// Scheduling runs the prover thread under a real-time policy. Setting it adds exactly
+	// one capability, SYS_NICE, to the container, which the Pod Security "baseline" and
+	// "restricted" levels forbid: the namespace must allow "privileged". The poet refuses
+	// to start when the capability does not reach it.
+	// +optional
+	Scheduling *ProverScheduling `json:"scheduling,omitempty"`
+}
+
+// ProverScheduling is the prover thread's real-time scheduling policy.
+type ProverScheduling struct {
+	// Policy is SCHED_FIFO ("FIFO") or SCHED_RR ("RR").
+	// +required
+	// +kubebuilder:validation:Enum=FIFO;RR
+	Policy string `json:"policy"`
+	// Priority is the real-time priority, 1 (lowest) to 99.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=99
+	Priority int32 `json:"priority,omitempty"`
 }
 
 // RegistrationSpec configures registration.

@@ -49,6 +49,10 @@ func ConfigFile(ps *v1alpha1.PoetService) string {
 	if d := s.Prover.CheckpointInterval.Duration; d > 0 {
 		kv("checkpoint-interval", d)
 	}
+	if sc := s.Prover.Scheduling; sc != nil {
+		kv("prover-sched", strings.ToLower(sc.Policy))
+		kv("prover-priority", max(sc.Priority, 1))
+	}
 	return b.String()
 }
 

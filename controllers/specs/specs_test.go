@@ -60,7 +60,7 @@ func fixtures() map[string]*v1alpha1.PoetService {
 				PhaseShift:    metav1.Duration{Duration: 240 * time.Hour},
 				CycleGap:      metav1.Duration{Duration: 12 * time.Hour},
 			},
-			Prover:       v1alpha1.ProverSpec{CPUs: 1, LPS: 65000},
+			Prover:       v1alpha1.ProverSpec{CPUs: 1, LPS: 65000, Scheduling: &v1alpha1.ProverScheduling{Policy: "FIFO", Priority: 50}},
 			Registration: v1alpha1.RegistrationSpec{PowDifficulty: 20},
 			Storage:      v1alpha1.StorageSpec{Size: resource.MustParse("1Ti"), StorageClassName: ptr.To("local-nvme")},
 			Resources:    v1alpha1.ResourcesSpec{Memory: resource.MustParse("8Gi"), ExtraCPUs: 1},
@@ -208,5 +208,25 @@ func TestInputHash(t *testing.T) {
 	}
 	if !strings.Contains(ConfigFile(base), "trusted-pub-keys-dir-path = /etc/poet-trusted-keys") {
 		t.Error("trusted keys directory not configured")
+	}
+}
+
+// spec.prover.scheduling adds exactly SYS_NICE, and only when asked, and passes the policy.
+func TestProverSchedulingCapability(t *testing.T) {
+	for name, ps := range fixtures() {
+		c := PodTemplate(ps, opts).Spec.Containers[0].SecurityContext.Capabilities
+		conf := ConfigFile(ps)
+		if len(c.Drop) != 1 || c.Drop[0] != "ALL" {
+			t.Errorf("%s: drops %v", name, c.Drop)
+		}
+		if ps.Spec.Prover.Scheduling == nil {
+			if len(c.Add) != 0 || strings.Contains(conf, "prover-sched") {
+				t.Errorf("%s: adds %v without scheduling:\n%s", name, c.Add, conf)
+			}
+			continue
+		}
+		if len(c.Add) != 1 || c.Add[0] != "SYS_NICE" || !strings.Contains(conf, "prover-sched = fifo\n") || !strings.Contains(conf, "prover-priority = 50\n") {
+			t.Errorf("%s: adds %v:\n%s", name, c.Add, conf)
+		}
 	}
 }

@@ -181,12 +181,22 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 				VolumeMounts:    mounts,
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					Capabilities: capabilities(ps),
 				},
 			}},
 			Volumes: volumes,
 		},
 	}
+}
+
+// capabilities drops every capability, keeping only SYS_NICE when the prover runs under
+// a real-time policy.
+func capabilities(ps *v1alpha1.PoetService) *corev1.Capabilities {
+	c := &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+	if ps.Spec.Prover.Scheduling != nil {
+		c.Add = []corev1.Capability{"SYS_NICE"}
+	}
+	return c
 }
 
 // InputHash digests what a running pod must be restarted to pick up: the pod template

@@ -123,13 +123,34 @@ func setSched(s Sched) error {
 	default:
 		return nil
 	}
-	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+	err := unix.SchedSetAttr(0, &attr, 0)
+	if errors.Is(err, unix.EPERM) && raiseSysNice() {
+		err = unix.SchedSetAttr(0, &attr, 0)
+	}
+	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("--prover-sched %s --prover-priority %d: %w (or an RLIMIT_RTPRIO of at least %d): %w", s.Policy, s.Priority, ErrNoCapability, s.Priority, err)
 		}
 		return fmt.Errorf("setting scheduling policy %s: %w", s, err)
 	}
 	return nil
+}
+
+// raiseSysNice moves CAP_SYS_NICE from the calling thread's permitted set into its
+// effective set, as a non-root process given the capability by a file capability
+// (cap_sys_nice+p) must, and reports whether it did.
+func raiseSysNice() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	const bit = uint32(1) << unix.CAP_SYS_NICE // CAP_SYS_NICE is 23, in the first word
+	if data[0].Permitted&bit == 0 || data[0].Effective&bit != 0 {
+		return false
+	}
+	data[0].Effective |= bit
+	return unix.Capset(&hdr, &data[0]) == nil
 }
 
 // CheckSched tries the policy on a thread of its own, which is then discarded, so a

@@ -224,3 +224,44 @@ func TestSchedWithoutCapability(t *testing.T) {
 }
 
 type childError struct{ error }
+
+// A thread with CAP_SYS_NICE permitted but not effective (a non-root process given the
+// capability by a file capability) raises it and sets the policy.
+func TestSchedRaisesPermittedCapability(t *testing.T) {
+	if os.Getenv(childEnv) != "" || !capEffective(t, unix.CAP_SYS_NICE) {
+		t.Skip("the test process has no CAP_SYS_NICE")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: this thread's capabilities and policy change
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		data[0].Effective &^= 1 << unix.CAP_SYS_NICE
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_RTPRIO, &lim); lim.Cur != 0 {
+			errc <- errors.New("RLIMIT_RTPRIO is not 0: the test would not need the capability")
+			return
+		}
+		s := Sched{Policy: PolicyFIFO, Priority: 3}
+		if err := (Plan{Prover: -1, Sched: s}).PinThread(); err != nil {
+			errc <- err
+			return
+		}
+		if got, err := ThreadSched(unix.Gettid()); err != nil || got != s {
+			errc <- errors.New("the policy did not take: " + got.String())
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
