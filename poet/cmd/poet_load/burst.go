@@ -5,8 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"hash/maphash"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -58,8 +58,8 @@ type burstResult struct {
 // fetchResult is one client's fetch.
 type fetchResult struct {
 	digest  uint64 // of the body as read: decoded, or as on the wire with --decode once
-	body    []byte   // kept for the first success only
-	coding  string   // the Content-Encoding of a body read undecoded
+	body    []byte // kept for the first success only
+	coding  string // the Content-Encoding of a body read undecoded
 	latency time.Duration
 	headers time.Time
 	done    time.Time
