@@ -11,7 +11,8 @@
 # (poet_load --decode each: the generator's inflating then costs more CPU than the
 # server), and with the bodies compared as they came over the wire and one decoded
 # (--decode once: the generator measures the server). The reference never compresses,
-# so the two are the same for it and it runs once.
+# so the two are the same for it and it runs once. The CPU the server and the generator
+# spent during each burst is printed beside the times: on one 2-vCPU machine they share.
 #
 # Ours serves MEMBERS members; the reference cannot answer a proof past its gateway's
 # 8 MiB limit (about 246k members), so it serves REF_MEMBERS.
@@ -68,14 +69,18 @@ burst() {
     sleep 0.1
   done
   [[ -n "$up" ]] || { echo "$name did not start:"; cat "$dir/log"; exit 1; }
-  out="$("$BIN/poet_load" --url "http://$rest" --proof-burst 0 -c "$CLIENTS" --cycle-gap "$CYCLE_GAP" \
-    --service-pubkey "$SERVICE_PUBKEY" --decode "$decode" --timeout 5m 2>&1)" || true
+  local cpu0 tck
+  tck="$(getconf CLK_TCK)"
+  cpu0="$(awk '{print $14+$15}' "/proc/$PID/stat")"
+  out="$(/usr/bin/time -f 'generator CPU: %U s user, %S s system' "$BIN/poet_load" --url "http://$rest" --proof-burst 0 \
+    -c "$CLIENTS" --cycle-gap "$CYCLE_GAP" --service-pubkey "$SERVICE_PUBKEY" --decode "$decode" --timeout 5m 2>&1)" || true
+  awk -v a="$cpu0" -v t="$tck" '{printf "server CPU during the burst: %.2f s\n", ($14+$15-a)/t}' "/proc/$PID/stat"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   echo "$out"
 }
 
 RUNS=(reference:each ours:each ours:once)
-declare -A WALL P50 P99 WIRE RATIO OK JSON
+declare -A WALL P50 P99 WIRE RATIO OK JSON SCPU GCPU
 for run in "${RUNS[@]}"; do
   server=${run%%:*}; decode=${run#*:}; name="$server"; [[ $server == ours ]] && name="ours/$decode"
   bin="$BIN/poet"; members="$MEMBERS"
@@ -90,14 +95,16 @@ for run in "${RUNS[@]}"; do
   RATIO[$name]="$(sed -n 's/^bytes on the wire per client: [0-9]* (\([0-9.]*\) of the JSON)/\1/p' <<<"$out")"
   OK[$name]="$(sed -n 's/^proof: .* verified once; \([0-9]*\) of .*/\1/p' <<<"$out")"
   JSON[$name]="$(sed -n 's/^proof: [0-9]* members, [0-9]* leaves, \([0-9]*\) bytes of JSON.*/\1/p' <<<"$out")"
+  SCPU[$name]="$(sed -n 's/^server CPU during the burst: \([0-9.]*\) s/\1/p' <<<"$out")"
+  GCPU[$name]="$(sed -n 's/^generator CPU: \([0-9.]*\) s user, \([0-9.]*\) s system/\1 \2/p' <<<"$out" | awk '{printf "%.2f", $1+$2}')"
 done
 
 echo
-printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s\n' server members "bodies ok" wall p50 p99 "JSON bytes" "wire/client" ratio
+printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s %11s %11s\n' server members "bodies ok" wall p50 p99 "JSON bytes" "wire/client" ratio "server CPU" "client CPU"
 for name in reference ours/each ours/once; do
   members="$MEMBERS"; [[ $name == reference ]] && members="$REF_MEMBERS"
-  printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s\n' "$name" "$members" "${OK[$name]:-0}/$CLIENTS" "${WALL[$name]:--}" \
-    "${P50[$name]:--}" "${P99[$name]:--}" "${JSON[$name]:--}" "${WIRE[$name]:--}" "${RATIO[$name]:--}"
+  printf '%-10s %10s %12s %9s %9s %9s %14s %14s %7s %11s %11s\n' "$name" "$members" "${OK[$name]:-0}/$CLIENTS" "${WALL[$name]:--}" \
+    "${P50[$name]:--}" "${P99[$name]:--}" "${JSON[$name]:--}" "${WIRE[$name]:--}" "${RATIO[$name]:--}" "${SCPU[$name]:--} s" "${GCPU[$name]:--} s"
 done
 
 fail=0
