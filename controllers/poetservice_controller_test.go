@@ -123,7 +123,7 @@ func TestCreatesTheObjectsOfAPoetService(t *testing.T) {
 	if err := get(ctx, "objects", ps); err != nil {
 		t.Fatal(err)
 	}
-	if ps.Spec.Prover.LPS != 78000 || ps.Spec.Storage.RetentionPolicy != v1alpha1.RetentionRetain || ps.Spec.Image != "" {
+	if ps.Spec.Prover.MemoryLayers != 26 || ps.Spec.Prover.LPS != 0 || ps.Spec.Storage.RetentionPolicy != v1alpha1.RetentionRetain || ps.Spec.Image != "" {
 		t.Fatalf("spec after reconcile: %+v", ps.Spec)
 	}
 	eventually(t, "status", func() error {

@@ -95,8 +95,9 @@ type RoundSpec struct {
 // ProverSpec configures the proof of sequential work.
 type ProverSpec struct {
 	// LPS is the estimated leaves per second; it sizes the in-memory part of the tree.
+	// When set it always wins; when not, the poet uses the rate it measured in its last
+	// round, and 78000 before its first.
 	// +optional
-	// +kubebuilder:default=78000
 	// +kubebuilder:validation:Minimum=1
 	LPS int64 `json:"lps,omitempty"`
 	// MemoryLayers is the number of top tree layers kept in memory.

@@ -43,7 +43,9 @@ func ConfigFile(ps *v1alpha1.PoetService) string {
 		kv("trusted-pub-keys-dir-path", TrustedPath)
 	}
 	b.WriteString("\n[Service]\n")
-	kv("lps", s.Prover.LPS)
+	if s.Prover.LPS > 0 {
+		kv("lps", s.Prover.LPS)
+	}
 	kv("memory", s.Prover.MemoryLayers)
 	kv("tree-file-buffer", s.Prover.TreeFileBuffer)
 	if d := s.Prover.CheckpointInterval.Duration; d > 0 {

@@ -26,9 +26,6 @@ var opts = Options{DefaultImage: "ghcr.io/poet-operator/poet:v0.0.0-test"}
 // withDefaults fills what the API server's defaulting markers would.
 func withDefaults(ps *v1alpha1.PoetService) *v1alpha1.PoetService {
 	s := &ps.Spec
-	if s.Prover.LPS == 0 {
-		s.Prover.LPS = 78000
-	}
 	if s.Prover.MemoryLayers == 0 {
 		s.Prover.MemoryLayers = 26
 	}
@@ -143,7 +140,8 @@ func TestConfigFileLoadsInPoet(t *testing.T) {
 		s := ps.Spec
 		if !cfg.Genesis.Time().Equal(s.GenesisTime.Time) || cfg.Round.EpochDuration != s.Round.EpochDuration.Duration ||
 			cfg.Round.PhaseShift != s.Round.PhaseShift.Duration || cfg.Round.CycleGap != s.Round.CycleGap.Duration ||
-			cfg.Service.EstimatedLeavesPerSecond != uint64(s.Prover.LPS) || cfg.DataDir != "/data/data" ||
+			cfg.Service.LPSGiven != (s.Prover.LPS > 0) || (s.Prover.LPS > 0 && cfg.Service.EstimatedLeavesPerSecond != uint64(s.Prover.LPS)) ||
+			cfg.DataDir != "/data/data" ||
 			cfg.MetricsPort == nil || int32(*cfg.MetricsPort) != s.Metrics.Port || cfg.RawRESTListener != "0.0.0.0:8080" {
 			t.Fatalf("%s: loaded %+v", name, cfg)
 		}

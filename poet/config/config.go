@@ -143,8 +143,11 @@ type CertifierConfig struct {
 
 // ServiceConfig configures the prover (the [Service] group).
 type ServiceConfig struct {
-	// EstimatedLeavesPerSecond sizes the in-memory part of the tree.
-	EstimatedLeavesPerSecond uint64 `long:"lps" default:"78000" description:"Estimated number of leaves generated per second"`
+	// EstimatedLeavesPerSecond sizes the in-memory part of the tree. Unless it is given
+	// (LPSGiven), the rate measured in the last round replaces it.
+	EstimatedLeavesPerSecond uint64 `long:"lps" default:"78000" description:"Estimated number of leaves generated per second; when not given, the rate measured in the last round is used (our addition)"`
+	// LPSGiven reports --lps set on the command line or in the config file.
+	LPSGiven bool `no-flag:"true" json:"-"`
 	// MemoryLayers is the number of top tree layers kept in memory.
 	MemoryLayers uint `long:"memory" default:"26" description:"Number of top Merkle tree layers cached in memory"`
 	// TreeFileBufferSize is the write buffer of each on-disk layer, in bytes.
@@ -265,13 +268,21 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if c.Version {
 		return nil, ErrVersion
 	}
+	lps := p.FindOptionByLongName("lps")
+	c.Service.LPSGiven = lps.IsSet() && !lps.IsSetDefault()
 	if c.ConfigFile != "" {
+		// A zero before the file shows whether the file sets lps (0 is not valid);
+		// parsing the arguments again restores the default otherwise.
+		if !c.Service.LPSGiven {
+			c.Service.EstimatedLeavesPerSecond = 0
+		}
 		// The file overrides everything, then the arguments are parsed again to
 		// take precedence, as in the reference: within the file the last
 		// occurrence of a key wins.
 		if err := flags.NewIniParser(p).ParseFile(c.ConfigFile); err != nil {
 			return nil, fmt.Errorf("reading config file: %w", err)
 		}
+		c.Service.LPSGiven = c.Service.EstimatedLeavesPerSecond != 0
 		if _, err := p.ParseArgs(args); err != nil {
 			return nil, fmt.Errorf("parsing command line: %w", err)
 		}

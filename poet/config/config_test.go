@@ -198,7 +198,7 @@ func TestEveryFlag(t *testing.T) {
 		{[]string{"--trusted-pub-keys-dir-path", "/keys"}, func(c *Config) bool {
 			return c.Registration.Certifier.TrustedKeysDirPath == "/keys"
 		}},
-		{[]string{"--lps", "1000"}, func(c *Config) bool { return c.Service.EstimatedLeavesPerSecond == 1000 }},
+		{[]string{"--lps", "1000"}, func(c *Config) bool { return c.Service.EstimatedLeavesPerSecond == 1000 && c.Service.LPSGiven }},
 		{[]string{"--memory", "63"}, func(c *Config) bool { return c.Service.MemoryLayers == 63 }},
 		{[]string{"--tree-file-buffer", "32"}, func(c *Config) bool { return c.Service.TreeFileBufferSize == 32 }},
 		{[]string{"--checkpoint-interval", "1m"}, func(c *Config) bool { return c.Service.CheckpointInterval == time.Minute }},
@@ -487,6 +487,37 @@ func TestPrivateKeyFromEnv(t *testing.T) {
 	}
 	if _, err := Load(nil, bad); err == nil || !strings.Contains(err.Error(), "POET_PRIVATE_KEY") || strings.Contains(err.Error(), "c2VjcmV0") {
 		t.Fatalf("Load with a bad POET_PRIVATE_KEY = %v, want an error naming (not quoting) it", err)
+	}
+}
+
+// LPSGiven tells an lps from the command line or the file from the default.
+func TestLPSGiven(t *testing.T) {
+	file := func(body string) string {
+		f := filepath.Join(t.TempDir(), "poet.conf")
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		args  []string
+		given bool
+		lps   uint64
+	}{
+		{nil, false, 78000},
+		{[]string{"--lps", "5000"}, true, 5000},
+		{[]string{"--lps", "78000"}, true, 78000},
+		{[]string{"--configfile", file("[Service]\nlps = 4000\n")}, true, 4000},
+		{[]string{"--configfile", file("[Service]\nlps = 4000\n"), "--lps", "3000"}, true, 3000},
+		{[]string{"--configfile", file("[Service]\nmemory = 20\n")}, false, 78000},
+	} {
+		c, err := Load(tc.args, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if c.Service.LPSGiven != tc.given || c.Service.EstimatedLeavesPerSecond != tc.lps {
+			t.Errorf("%q: lps %d given %v, want %d %v", tc.args, c.Service.EstimatedLeavesPerSecond, c.Service.LPSGiven, tc.lps, tc.given)
+		}
 	}
 }
 

@@ -39,8 +39,12 @@ type Registry interface {
 type Config struct {
 	Schedule schedule.Schedule
 	// DataDir holds rounds/<n>/ and round.tid.
-	DataDir            string
-	LPS                uint64
+	DataDir string
+	// LPS is the estimated leaves per second that sizes a round's in-memory layers;
+	// unless LPSGiven, the rate measured in the last round replaces it.
+	LPS uint64
+	// LPSGiven says LPS was set by the operator and wins over any measurement.
+	LPSGiven           bool
 	MemoryLayers       uint
 	TreeFileBuffer     int
 	CheckpointInterval time.Duration
@@ -63,6 +67,8 @@ type Engine struct {
 	mu        sync.Mutex
 	executing *execution
 	lastProof *proofInfo
+	lps       uint64 // the leaves/s sizing the next or executing round
+	lpsSource string
 }
 
 type execution struct {
@@ -104,6 +110,10 @@ type Snapshot struct {
 	LastProof        bool
 	LastProofRound   uint64
 	LastProofAt      time.Time
+	// LPS is the leaves/s that sizes the executing (or next) round's in-memory layers,
+	// and LPSSource where it comes from: LPSGiven, LPSMeasured or LPSDefault.
+	LPS       uint64
+	LPSSource string
 }
 
 // Snapshot reports the current state.
@@ -120,6 +130,7 @@ func (e *Engine) Snapshot() Snapshot {
 	if p := e.lastProof; p != nil {
 		s.LastProof, s.LastProofRound, s.LastProofAt = true, p.round, p.at
 	}
+	s.LPS, s.LPSSource = e.lps, e.lpsSource
 	return s
 }
 
@@ -133,6 +144,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(e.cfg.DataDir, "rounds"), 0o700); err != nil {
 		return fmt.Errorf("creating rounds directory: %w", err)
 	}
+	e.useLPS(e.chooseLPS())
 	next, err := e.recover(ctx)
 	if err != nil {
 		return err
@@ -242,6 +254,8 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 	if e.cfg.DisableWorker {
 		return e.publish(n, &posw.Proof{}, 0)
 	}
+	lps, source := e.chooseLPS()
+	e.useLPS(lps, source)
 	progress := &prover.Progress{}
 	x := &execution{round: n, members: members, progress: progress, started: e.cfg.Now(), rate: newRateMeter(progress.Leaves)}
 	stopRate := x.rate.start()
@@ -259,7 +273,7 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		Dir:                e.roundDir(n),
 		Statement:          stmt,
 		End:                s.RoundEnd(n),
-		DiskLayers:         prover.DiskLayers(s.RoundDuration(), e.cfg.LPS, e.cfg.MemoryLayers),
+		DiskLayers:         prover.DiskLayers(s.RoundDuration(), lps, e.cfg.MemoryLayers),
 		TreeFileBuffer:     e.cfg.TreeFileBuffer,
 		CheckpointInterval: e.cfg.CheckpointInterval,
 		TIDFile:            filepath.Join(e.cfg.DataDir, "round.tid"),
@@ -267,11 +281,17 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		Progress:           progress,
 		Logger:             e.log.With("round", n),
 	}
-	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End)
+	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End, "lps", lps, "lpsSource", source, "diskLayers", cfg.DiskLayers)
 	res, err := prover.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("executing round %d: %w", n, err)
 	}
+	// The leaves this process added, over the time until the round's end (not the proof).
+	end := e.cfg.Now()
+	if cfg.End.Before(end) {
+		end = cfg.End
+	}
+	e.measure(n, progress.Leaves()-progress.ResumedFrom(), end.Sub(x.started))
 	e.log.Info("round finished", "round", n, "leaves", res.Leaves)
 	return e.publish(n, res.Proof, res.Leaves)
 }

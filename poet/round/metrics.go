@@ -13,6 +13,7 @@ type Collector struct {
 	e                                        *Engine
 	leaves, executing, lps, open, roundEnd   *prometheus.Desc
 	lastRound, lastAt, checkpointAt, started *prometheus.Desc
+	lpsInUse                                 *prometheus.Desc
 }
 
 // NewCollector returns the engine's metrics collector.
@@ -31,12 +32,13 @@ func NewCollector(e *Engine) *Collector {
 		lastRound:    d("poet_last_proof_round", "The latest round with a published proof."),
 		lastAt:       d("poet_last_proof_timestamp_seconds", "When the latest proof was published."),
 		checkpointAt: d("poet_round_checkpoint_timestamp_seconds", "When the executing round was last checkpointed."),
+		lpsInUse:     d("poet_prover_lps_in_use", "The leaves/s that sizes the round's in-memory layers, by source: given (--lps), measured (the last round) or default.", "source"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.leaves, c.executing, c.lps, c.open, c.roundEnd, c.started, c.lastRound, c.lastAt, c.checkpointAt} {
+	for _, d := range []*prometheus.Desc{c.leaves, c.executing, c.lps, c.open, c.roundEnd, c.started, c.lastRound, c.lastAt, c.checkpointAt, c.lpsInUse} {
 		ch <- d
 	}
 }
@@ -64,6 +66,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.started, float64(sched.RoundStart(s.OpenRound).UnixNano())/1e9)
 	if s.OpenRound > 0 {
 		gauge(c.roundEnd, float64(sched.RoundEnd(s.OpenRound-1).UnixNano())/1e9)
+	}
+	if s.LPSSource != "" {
+		gauge(c.lpsInUse, float64(s.LPS), s.LPSSource)
 	}
 	if s.LastProof {
 		gauge(c.lastRound, float64(s.LastProofRound))

@@ -27,6 +27,11 @@ type Status struct {
 	Leaves uint64 `json:"leaves"`
 	// LeavesPerSecond is the prover's rate over the last ten seconds.
 	LeavesPerSecond float64 `json:"leavesPerSecond"`
+	// LPSInUse is the leaves/s that sizes the executing (or next) round's in-memory layers.
+	LPSInUse uint64 `json:"lpsInUse,omitempty"`
+	// LPSSource is where LPSInUse comes from: "given" (--lps), "measured" (the last
+	// round's rate) or "default".
+	LPSSource string `json:"lpsSource,omitempty"`
 	// LastProofRound is the latest round with a published proof, if any.
 	LastProofRound *uint64 `json:"lastProofRound"`
 	// LastProofAt is when that proof was published (this process's run only).

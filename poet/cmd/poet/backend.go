@@ -81,6 +81,8 @@ func (b *backend) Status() status.Status {
 		Cpuset:             b.cpu.Cpuset,
 		Version:            b.version,
 		OtherCPUs:          placement.FormatList(b.plan.Rest),
+		LPSInUse:           s.LPS,
+		LPSSource:          s.LPSSource,
 		ProverSched:        b.plan.Sched.String(),
 	}
 	if b.plan.Pinned() {

@@ -125,6 +125,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Schedule:           sched,
 		DataDir:            cfg.DataDir,
 		LPS:                cfg.Service.EstimatedLeavesPerSecond,
+		LPSGiven:           cfg.Service.LPSGiven,
 		MemoryLayers:       cfg.Service.MemoryLayers,
 		TreeFileBuffer:     cfg.Service.TreeFileBufferSize,
 		CheckpointInterval: cfg.Service.CheckpointInterval,
