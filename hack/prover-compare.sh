@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The prover under a registration storm, side by side: the reference poet server
+# (spacemeshos/poet v0.10.12, built from the test-only module hack/compat) and ours, same
+# settings, each executing one round while 64 poet_load clients register with the next
+# one. The load generator is pinned to LOAD_CPU (taskset), as a node-facing front end or a
+# noisy neighbour would be. Leaves/s come from each server's poet_round_leaves_total{id="0"}:
+# idle (IDLE seconds with no traffic), then loaded (from the moment poet_load has prepared
+# its requests and starts sending to the moment it is done). "kept" is loaded/idle; ours
+# must keep at least MIN_KEPT in every run.
+#
+# Our server places its own threads (the prover on one CPU, the rest elsewhere); the
+# reference does not. Run it with nothing else busy (see /tmp/bench.lock in the helper
+# rules of this repository).
+#
+# Environment: CLIENTS (64), COUNT (20000), RUNS (2), IDLE (20), LOAD_CPU (0),
+# MIN_KEPT (0.97), OURS_ARGS (extra flags for our server, e.g. "--prover-cpu 1"),
+# OURS_ENV (environment for our server, e.g. "GODEBUG=asyncpreemptoff=1"), ONLY (ours or
+# reference: run one server).
+set -euo pipefail
+
+CLIENTS="${CLIENTS:-64}"
+COUNT="${COUNT:-20000}"
+RUNS="${RUNS:-2}"
+IDLE="${IDLE:-20}"
+LOAD_CPU="${LOAD_CPU:-0}"
+MIN_KEPT="${MIN_KEPT:-0.97}"
+OURS_ARGS="${OURS_ARGS:-}"
+OURS_ENV="${OURS_ENV:-}"
+ONLY="${ONLY:-}"
+PHASE=8 # seconds from start to round 0's start
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
+BIN="$ROOT/bin"
+
+if [[ ! -x "$REF_BIN" ]]; then
+  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
+  mkdir -p "$(dirname "$REF_BIN")"
+  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
+fi
+echo "== building poet and poet_load"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/prover-compare.XXXXXX")"
+PID=""
+cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+now() { date +%s.%N; }
+
+# leaves prints round 0's leaves from the server's /metrics (0 before it executes).
+leaves() {
+  curl -fs "$METRICS/metrics" | awk '/^poet_round_leaves_total\{id="0"\}/ { printf "%d\n", $2; found=1 } END { if (!found) print 0 }'
+}
+
+# serve NAME BIN [ARGS...]: start a server whose round 0 starts PHASE seconds from now and
+# executes for the rest of the hour; sets PID, URL and METRICS.
+serve() {
+  local name=$1 bin=$2 rest mport dir
+  shift 2
+  rest="127.0.0.1:$(port)"
+  mport="$(port)"
+  dir="$WORK/$name-$RANDOM"
+  mkdir -p "$dir"
+  env $ENV "$bin" --poetdir "$dir" --genesis-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --epoch-duration 1h --phase-shift "${PHASE}s" --cycle-gap 10m \
+    --restlisten "$rest" --rpclisten "127.0.0.1:$(port)" --config-rpclisten "127.0.0.1:$(port)" \
+    --metrics-port "$mport" "$@" >"$dir/log" 2>&1 &
+  PID=$!
+  URL="http://$rest"
+  METRICS="http://127.0.0.1:$mport"
+  LOG="$dir/log"
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null -X GET -H 'Content-Type: application/json' -d '{}' "$URL/v1/info" && return 0
+    sleep 0.1
+  done
+  echo "$name did not start:"; cat "$dir/log"; exit 1
+}
+
+rate() { awk -v l0="$1" -v t0="$2" -v l1="$3" -v t1="$4" 'BEGIN { printf "%d\n", (l1-l0)/(t1-t0) }'; }
+
+declare -a ROWS
+fail=0
+for r in $(seq "$RUNS"); do
+  for name in reference ours; do
+    [[ -n "$ONLY" && "$ONLY" != "$name" ]] && continue
+    if [[ $name == reference ]]; then
+      ENV=""
+      serve "$name" "$REF_BIN"
+    else
+      ENV="$OURS_ENV"
+      # shellcheck disable=SC2086 # OURS_ARGS is a list of flags
+      serve "$name" "$BIN/poet" $OURS_ARGS
+    fi
+    # One member, so that round 0 has a statement on both servers.
+    "$BIN/poet_load" --url "$URL" -c 1 -n 1 >/dev/null
+    for _ in $(seq 300); do
+      [[ "$(leaves)" -gt 0 ]] && break
+      sleep 0.1
+    done
+    [[ "$(leaves)" -gt 0 ]] || { echo "$name: round 0 does not execute:"; cat "$LOG"; exit 1; }
+    sleep 3
+    l0=$(leaves); t0=$(now)
+    sleep "$IDLE"
+    l1=$(leaves); t1=$(now)
+    idle=$(rate "$l0" "$t0" "$l1" "$t1")
+    ls=""; ts=""; regs=""
+    while IFS= read -r line; do
+      case "$line" in
+        prepared*) ls=$(leaves); ts=$(now) ;;
+        registrations/s:*) regs="${line#registrations/s: }" ;;
+      esac
+    done < <(taskset -c "$LOAD_CPU" "$BIN/poet_load" --url "$URL" -c "$CLIENTS" -n "$COUNT")
+    le=$(leaves); te=$(now)
+    loaded=$(rate "$ls" "$ts" "$le" "$te")
+    secs=$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b-a }')
+    kept=$(awk -v a="$loaded" -v b="$idle" 'BEGIN { printf "%.3f", a/b }')
+    placement="$(grep -o 'proverCPU=[-0-9]* idleCPUs=[^ ]* otherCPUs=[^ ]*' "$LOG" | head -1 || true)"
+    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+    echo "run $r $name: idle $idle leaves/s, storm $loaded leaves/s over ${secs}s at $regs registrations/s, kept $kept ${placement:+($placement)}"
+    ROWS+=("| $r | $name | $idle | $loaded | $regs | $kept |")
+    if [[ $name == ours ]] && awk -v k="$kept" -v m="$MIN_KEPT" 'BEGIN { exit !(k < m) }'; then
+      fail=1
+    fi
+  done
+done
+echo
+echo "| run | server | idle leaves/s | leaves/s in the storm | registrations/s | kept |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+if [[ $fail == 1 ]]; then
+  echo "FAIL: ours kept less than $MIN_KEPT of its idle rate in some run"
+  exit 1
+fi
+echo "ours kept at least $MIN_KEPT of its idle rate in all $RUNS runs"
