@@ -20,7 +20,7 @@ DEST="$CACHE/cluster/k8s-$K8S_VERSION-containerd-$CONTAINERD_VERSION-coredns-$CO
 WORK="$CACHE/build"
 log() { echo "cluster-assets: $*" >&2; }
 
-debs=(runc containernetworking-plugins nftables iptables conntrack util-linux iproute2)
+debs=(runc containernetworking-plugins nftables iptables conntrack util-linux iproute2 procps openssl)
 need=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
