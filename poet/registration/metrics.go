@@ -15,6 +15,10 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	withCert     *prometheus.CounterVec
 	withPow      *prometheus.CounterVec
+	// invalidProofs counts proofs refused because they do not verify; corruptProofs
+	// stored proofs whose bytes fail their checksum when read.
+	invalidProofs prometheus.Counter
+	corruptProofs prometheus.Counter
 
 	reg   prometheus.Registerer
 	owned []prometheus.Collector
@@ -46,6 +50,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "poet", Subsystem: "registration", Name: "with_pow_total",
 			Help: "Number of registrations with a proof of work, by result.",
 		}, []string{"result"}),
+		invalidProofs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "poet", Subsystem: "proof", Name: "invalid_total",
+			Help: "Number of proofs refused because they do not verify (never stored, never served).",
+		}),
+		corruptProofs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "poet", Subsystem: "proof", Name: "corrupt_reads_total",
+			Help: "Number of reads of a stored proof whose bytes fail their checksum (answered with an error, never served).",
+		}),
 		reg: reg,
 	}
 	for _, r := range []string{"valid", "invalid", "expired"} {
@@ -71,6 +83,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.withPow, err = register(m, m.withPow); err != nil {
+		return nil, err
+	}
+	if m.invalidProofs, err = register(m, m.invalidProofs); err != nil {
+		return nil, err
+	}
+	if m.corruptProofs, err = register(m, m.corruptProofs); err != nil {
 		return nil, err
 	}
 	return m, nil

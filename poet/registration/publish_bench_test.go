@@ -21,7 +21,12 @@ func BenchmarkPublishProof(b *testing.B) {
 	env := newEnv(b, Config{MaxRoundMembers: 1 << 32})
 	fillSorted(b, env, members)
 	r := env.open(b)
-	p, err := posw.Prove([]byte("stmt"), 150)
+	ms0, err := r.Members(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A valid proof of these members: SaveProof verifies (membership root and PoSW).
+	p, err := posw.Prove(MembershipRoot(ms0), 150)
 	if err != nil {
 		b.Fatal(err)
 	}

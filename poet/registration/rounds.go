@@ -2,6 +2,7 @@ package registration
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,7 +75,35 @@ func (r *Registry) Members(round uint64) ([][]byte, error) {
 // the rotation survives a restart. Saving a proof whose root is already the current
 // challenge (a proof published again after a restart) or is empty (no PoSW ran) does
 // not rotate. p.Members is stored as given; nil stores the round's registered members.
+// The proof is verified first (VerifyProof): a proof that does not verify is never
+// stored and the error wraps ErrInvalidProof.
 func (r *Registry) SaveProof(p StoredProof) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if p.Members == nil {
+		members, err := r.Members(p.Round)
+		if err != nil {
+			return err
+		}
+		p.Members = members
+		if p.Members == nil {
+			p.Members = [][]byte{}
+		}
+	}
+	if err := VerifyProof(&p); err != nil {
+		r.m.invalidProofs.Inc()
+		r.log.Error("refusing to store a proof that does not verify", "round", p.Round, "members", len(p.Members), "leaves", p.Leaves, "error", err)
+		return err
+	}
+	return r.saveProof(p, true)
+}
+
+// saveProof stores a verified proof, rotating the PoW challenge when rotate is set.
+func (r *Registry) saveProof(p StoredProof, rotate bool) error {
 	r.mu.Lock()
 	closed := r.closed
 	r.mu.Unlock()
@@ -93,7 +122,7 @@ func (r *Registry) SaveProof(p StoredProof) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		current := bytes.Clone(meta.Get(keyPowCurrent))
-		if len(root) == 0 || bytes.Equal(current, root) {
+		if !rotate || len(root) == 0 || bytes.Equal(current, root) {
 			return nil
 		}
 		if err := meta.Put(keyPowPrevious, current); err != nil {
@@ -130,6 +159,11 @@ func (r *Registry) Proof(round uint64) (*StoredProof, error) {
 		p, err = decodeProof(round, v)
 		return err
 	})
+	if errors.Is(err, ErrCorruptProof) {
+		r.m.corruptProofs.Inc()
+		r.log.Error("stored proof is corrupt; not serving it (restore registrations.db from a backup, "+
+			"or keep the round's directory to have the proof rebuilt)", "round", round, "error", err)
+	}
 	if err != nil {
 		return nil, err
 	}

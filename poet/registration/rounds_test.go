@@ -12,12 +12,17 @@ import (
 	"github.com/poet-operator/poet-operator/poet/posw"
 )
 
-func proofWithRoot(root []byte) posw.Proof {
-	return posw.Proof{
-		Root:         root,
-		ProvenLeaves: [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)},
-		ProofNodes:   [][]byte{bytes.Repeat([]byte{3}, 32)},
+// provenRound is a valid proof of round with the given members and leaves.
+func provenRound(t testing.TB, round uint64, members [][]byte, leaves uint64) StoredProof {
+	t.Helper()
+	if members == nil {
+		members = [][]byte{}
 	}
+	p, err := posw.Prove(MembershipRoot(members), leaves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return StoredProof{Round: round, Proof: *p, Members: members, Leaves: leaves}
 }
 
 func TestCloseRoundRootAndOrder(t *testing.T) {
@@ -229,7 +234,8 @@ func TestProofStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	members, _ := r.Members(0)
-	in := StoredProof{Round: 0, Proof: proofWithRoot(bytes.Repeat([]byte{9}, 32)), Leaves: 381955}
+	in := provenRound(t, 0, members, 200)
+	in.Members = nil
 	if err := r.SaveProof(in); err != nil { // nil Members: the round's
 		t.Fatal(err)
 	}
@@ -245,7 +251,7 @@ func TestProofStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Round != 0 || got.Leaves != 381955 || !bytes.Equal(got.Proof.Root, in.Proof.Root) ||
+	if got.Round != 0 || got.Leaves != 200 || !bytes.Equal(got.Proof.Root, in.Proof.Root) ||
 		!slices.EqualFunc(got.Proof.ProvenLeaves, in.Proof.ProvenLeaves, bytes.Equal) ||
 		!slices.EqualFunc(got.Proof.ProofNodes, in.Proof.ProofNodes, bytes.Equal) ||
 		!slices.EqualFunc(got.Members, members, bytes.Equal) {
@@ -267,12 +273,13 @@ func TestPowChallengeRotationPersists(t *testing.T) {
 	env := newEnv(t, defaultConfig())
 	r := env.open(t)
 	seed := r.PowParams().Challenge
-	root := bytes.Repeat([]byte{0x77}, 32)
-	if err := r.SaveProof(StoredProof{Round: 0, Proof: proofWithRoot(root)}); err != nil {
+	p := provenRound(t, 0, nil, 150)
+	root := p.Proof.Root
+	if err := r.SaveProof(p); err != nil {
 		t.Fatal(err)
 	}
 	// Publishing the same proof again (recovery) does not rotate a second time.
-	if err := r.SaveProof(StoredProof{Round: 0, Proof: proofWithRoot(root)}); err != nil {
+	if err := r.SaveProof(p); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -52,14 +53,20 @@ func parseRoundKey(k []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(k), nil
 }
 
-// proofFormat is the first byte of an encoded proof.
-const proofFormat = 1
+// The first byte of an encoded proof. Format 1 (written before checksums) is still read;
+// format 2 adds a CRC-32C of everything before it, checked on every read.
+const (
+	proofFormatV1 = 1
+	proofFormat   = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encodeProof serializes a proof: format byte, uvarint leaves, then the root, the proven
 // leaves, the proof nodes and the members, each byte string and each list prefixed with
-// its uvarint length.
+// its uvarint length, then the big-endian CRC-32C of all of it.
 func encodeProof(p *StoredProof) []byte {
-	size := 16 + len(p.Proof.Root)
+	size := 20 + len(p.Proof.Root)
 	for _, l := range [][][]byte{p.Proof.ProvenLeaves, p.Proof.ProofNodes, p.Members} {
 		size += 4
 		for _, b := range l {
@@ -76,22 +83,37 @@ func encodeProof(p *StoredProof) []byte {
 			out = appendBytes(out, b)
 		}
 	}
-	return out
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
 func appendBytes(out, b []byte) []byte {
 	return append(binary.AppendUvarint(out, uint64(len(b))), b...)
 }
 
-// errCorruptProof reports a stored proof that does not decode.
-var errCorruptProof = errors.New("corrupt stored proof")
+// ErrCorruptProof reports a stored proof that does not decode or whose checksum does
+// not match: the bytes on disk changed after they were written.
+var ErrCorruptProof = errors.New("corrupt stored proof")
 
 // decodeProof is the inverse of encodeProof; it copies out of data.
 func decodeProof(round uint64, data []byte) (*StoredProof, error) {
-	d := proofReader{buf: data}
-	if f := d.byte(); f != proofFormat {
-		return nil, fmt.Errorf("%w: format %d", errCorruptProof, f)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w of round %d: empty", ErrCorruptProof, round)
 	}
+	switch data[0] {
+	case proofFormatV1:
+	case proofFormat:
+		if len(data) < 5 {
+			return nil, fmt.Errorf("%w of round %d: %d bytes", ErrCorruptProof, round, len(data))
+		}
+		body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+		if got := crc32.Checksum(body, castagnoli); got != sum {
+			return nil, fmt.Errorf("%w of round %d: checksum %08x, stored %08x", ErrCorruptProof, round, got, sum)
+		}
+		data = body
+	default:
+		return nil, fmt.Errorf("%w of round %d: format %d", ErrCorruptProof, round, data[0])
+	}
+	d := proofReader{buf: data[1:]}
 	p := &StoredProof{Round: round, Leaves: d.uvarint()}
 	p.Proof.Root = d.bytes()
 	lists := []*[][]byte{&p.Proof.ProvenLeaves, &p.Proof.ProofNodes, &p.Members}
@@ -109,7 +131,7 @@ func decodeProof(round uint64, data []byte) (*StoredProof, error) {
 		}
 	}
 	if d.err || len(d.buf) != 0 {
-		return nil, fmt.Errorf("%w of round %d", errCorruptProof, round)
+		return nil, fmt.Errorf("%w of round %d", ErrCorruptProof, round)
 	}
 	return p, nil
 }

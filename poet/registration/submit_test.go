@@ -244,8 +244,9 @@ func TestSubmitPreviousPowParamsAfterRotation(t *testing.T) {
 	}
 	oldReq := newNode(1).request(r, challenge(1)) // solved for the first challenge
 
-	root1 := bytes.Repeat([]byte{0x51}, 32)
-	if err := r.SaveProof(StoredProof{Round: 0, Proof: proofWithRoot(root1)}); err != nil {
+	p1 := provenRound(t, 0, nil, 150)
+	root1 := p1.Proof.Root
+	if err := r.SaveProof(p1); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.PowParams(); !bytes.Equal(got.Challenge, root1) {
@@ -254,8 +255,8 @@ func TestSubmitPreviousPowParamsAfterRotation(t *testing.T) {
 	mustSubmit(t, r, oldReq) // previous params still accepted
 	mustSubmit(t, r, newNode(2).request(r, challenge(2)))
 
-	root2 := bytes.Repeat([]byte{0x52}, 32)
-	if err := r.SaveProof(StoredProof{Round: 1, Proof: proofWithRoot(root2)}); err != nil {
+	p2 := provenRound(t, 1, nil, 151)
+	if err := r.SaveProof(p2); err != nil {
 		t.Fatal(err)
 	}
 	stale := newNode(3).request(r, challenge(3))
