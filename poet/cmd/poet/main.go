@@ -37,6 +37,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		os.Exit(migrateMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv)
 	switch {
 	case errors.Is(err, config.ErrVersion):
@@ -120,6 +123,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("opening registrations: %w", err)
 	}
 	defer registry.Close()
+	if err := importReference(cfg, registry, key, log); err != nil {
+		return err
+	}
 
 	engine := round.New(round.Config{
 		Schedule:           sched,

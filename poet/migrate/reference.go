@@ -1,0 +1,300 @@
+// Package migrate adopts the data directory of the reference PoET service
+// (spacemeshos/poet v0.10.12): the registrations of its rounds and its finished
+// proofs are imported into this service's store. The in-progress round needs no
+// import: its checkpoint (<datadir>/rounds/<n>/state.bin and layercache_<h>.bin) has
+// the same format here and is resumed in place once the round's members are imported,
+// because the statement is computed from them exactly as the reference computed it.
+//
+// The reference's databases are opened read-only and never written: the import can run
+// any number of times (it adds only what is missing) and the reference can be started
+// again on the same directory.
+package migrate
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/prover"
+	"github.com/poet-operator/poet-operator/poet/registration"
+)
+
+// Reference is what a reference data directory holds, as read by Read.
+type Reference struct {
+	// Rounds are the registration databases <dbdir>/rounds/<n>, by round.
+	Rounds []Round
+	// Proofs are the finished proofs of <dbdir>/proofs, by round.
+	Proofs []Proof
+	// Checkpoints are the rounds with a state.bin in <datadir>/rounds/<n>.
+	Checkpoints []Checkpoint
+}
+
+// Round is one round's registrations, in node-ID order (the reference's key order).
+type Round struct {
+	ID      uint64
+	Members []registration.Member
+}
+
+// Proof is one finished proof of the reference's proofs database.
+type Proof struct {
+	registration.StoredProof
+	// ServicePubkey is the key the reference stored with the proof.
+	ServicePubkey []byte
+}
+
+// Checkpoint is a round directory the reference (or this service) left.
+type Checkpoint struct {
+	Round uint64
+	// Statement and Leaves are state.bin's; Finished says it holds a proof.
+	Statement []byte
+	Leaves    uint64
+	Finished  bool
+	// Err is set when state.bin cannot be read.
+	Err error
+}
+
+// Empty reports a directory without anything of the reference's.
+func (r *Reference) Empty() bool {
+	return len(r.Rounds) == 0 && len(r.Proofs) == 0
+}
+
+// Members returns the registrations of round n (nil when the reference has none).
+func (r *Reference) Members(n uint64) []registration.Member {
+	for _, rd := range r.Rounds {
+		if rd.ID == n {
+			return rd.Members
+		}
+	}
+	return nil
+}
+
+// ErrLocked reports a reference database another process holds: the reference poet
+// still runs on this directory.
+var ErrLocked = errors.New("the database is locked by another process (is the reference poet still running on this directory?)")
+
+// Read reads the reference's databases under dbDir (rounds/<n>, proofs) and the round
+// checkpoints under dataDir/rounds, without writing anything. A directory without them
+// gives an empty Reference.
+func Read(dbDir, dataDir string) (*Reference, error) {
+	ref := &Reference{}
+	ents, err := os.ReadDir(filepath.Join(dbDir, "rounds"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("listing the reference's rounds: %w", err)
+	}
+	for _, e := range ents {
+		n, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err != nil || !e.IsDir() || strconv.FormatUint(n, 10) != e.Name() {
+			continue
+		}
+		members, err := readRound(filepath.Join(dbDir, "rounds", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("reading the reference's round %d: %w", n, err)
+		}
+		ref.Rounds = append(ref.Rounds, Round{ID: n, Members: members})
+	}
+	slices.SortFunc(ref.Rounds, func(a, b Round) int { return cmpU64(a.ID, b.ID) })
+
+	proofsDir := filepath.Join(dbDir, "proofs")
+	if fi, err := os.Stat(filepath.Join(proofsDir, "CURRENT")); err == nil && fi.Mode().IsRegular() {
+		if ref.Proofs, err = readProofs(proofsDir); err != nil {
+			return nil, fmt.Errorf("reading the reference's proofs: %w", err)
+		}
+	}
+
+	ents, err = os.ReadDir(filepath.Join(dataDir, "rounds"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("listing round directories: %w", err)
+	}
+	for _, e := range ents {
+		n, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		st, err := prover.ReadState(filepath.Join(dataDir, "rounds", e.Name()))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			ref.Checkpoints = append(ref.Checkpoints, Checkpoint{Round: n, Err: err})
+		case st.Execution != nil:
+			x := st.Execution
+			ref.Checkpoints = append(ref.Checkpoints, Checkpoint{Round: n, Statement: x.Statement, Leaves: x.NumLeaves, Finished: x.NIP != nil})
+		}
+	}
+	slices.SortFunc(ref.Checkpoints, func(a, b Checkpoint) int { return cmpU64(a.Round, b.Round) })
+	return ref, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// openReadOnly opens a reference LevelDB without writing to it: no compaction, no new
+// journal or manifest, no log file.
+func openReadOnly(path string) (*leveldb.DB, error) {
+	db, err := leveldb.OpenFile(path, &opt.Options{ReadOnly: true, ErrorIfMissing: true})
+	if err != nil {
+		if isLockErr(err) {
+			return nil, fmt.Errorf("%s: %w: %v", path, ErrLocked, err)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// readRound lists a round database's registrations in key (node ID) order.
+func readRound(path string) ([]registration.Member, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	var members []registration.Member
+	for it.Next() {
+		members = append(members, registration.Member{
+			NodeID:    slices.Clone(it.Key()),
+			Challenge: slices.Clone(it.Value()),
+		})
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("iterating %s: %w", path, err)
+	}
+	return members, nil
+}
+
+// readProofs decodes every round's proof in the proofs database (the keys that are
+// round IDs; pow_challenge and pow_challenge_previous are not proofs).
+func readProofs(path string) ([]Proof, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	var proofs []Proof
+	for it.Next() {
+		n, err := strconv.ParseUint(string(it.Key()), 10, 64)
+		if err != nil || strconv.FormatUint(n, 10) != string(it.Key()) {
+			continue
+		}
+		p, err := decodeProofData(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("proof of round %d: %w", n, err)
+		}
+		p.Round = n
+		proofs = append(proofs, *p)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("iterating %s: %w", path, err)
+	}
+	slices.SortFunc(proofs, func(a, b Proof) int { return cmpU64(a.Round, b.Round) })
+	return proofs, nil
+}
+
+// decodeProofData decodes the reference's proof record, the XDR (RFC 4506) encoding of
+// proofData{Proof{MerkleProof{Root, ProvenLeaves, ProofNodes}, Members, NumLeaves},
+// ServicePubKey, RoundID} (reference-poet.md §6.8).
+func decodeProofData(b []byte) (*Proof, error) {
+	d := &xdrReader{b: b}
+	p := &Proof{}
+	p.Proof = posw.Proof{Root: d.opaque(), ProvenLeaves: d.list(), ProofNodes: d.list()}
+	p.Members = d.list()
+	p.Leaves = d.uint64()
+	p.ServicePubkey = d.opaque()
+	roundID := d.opaque()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the record", len(d.b))
+	}
+	if p.Members == nil {
+		p.Members = [][]byte{}
+	}
+	_ = roundID // the database key is the round; RoundID repeats it
+	return p, nil
+}
+
+// xdrReader reads XDR values; err latches the first failure.
+type xdrReader struct {
+	b   []byte
+	err error
+}
+
+func (d *xdrReader) take(n uint64) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("truncated XDR: need %d bytes, have %d", n, len(d.b))
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *xdrReader) uint32() uint32 {
+	b := d.take(4)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b)
+}
+
+func (d *xdrReader) uint64() uint64 {
+	b := d.take(8)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func (d *xdrReader) opaque() []byte {
+	n := uint64(d.uint32())
+	b := d.take(n)
+	d.take((4 - n%4) % 4)
+	if d.err != nil {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+func (d *xdrReader) list() [][]byte {
+	n := uint64(d.uint32())
+	if d.err == nil && n > uint64(len(d.b))/4 { // every element takes at least 4 bytes
+		d.err = fmt.Errorf("XDR list of %d elements in %d bytes", n, len(d.b))
+	}
+	if d.err != nil {
+		return nil
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = d.opaque()
+	}
+	return out
+}
+
+// isLockErr reports the failure to take the database's file lock: another process (the
+// reference poet) holds it.
+func isLockErr(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
+}
