@@ -195,7 +195,17 @@ func (e *Engine) recover(ctx context.Context) (uint64, error) {
 		case err != nil:
 			return 0, fmt.Errorf("recovering round %d: %w", n, err)
 		case st.Execution.NIP != nil:
-			if err := e.publish(n, st.Execution.NIP, st.Execution.NumLeaves); err != nil {
+			err := e.publish(n, st.Execution.NIP, st.Execution.NumLeaves)
+			if errors.Is(err, registration.ErrInvalidProof) {
+				// Damaged after the prover wrote it: rebuild it from the round's tree.
+				e.log.Error("the finished proof in the round's state.bin does not verify; rebuilding it from the round's tree",
+					"round", n, "leaves", st.Execution.NumLeaves, "error", err)
+				st.Execution.NIP = nil
+				if err := prover.WriteState(e.roundDir(n), st); err != nil {
+					return 0, fmt.Errorf("dropping the invalid proof of round %d: %w", n, err)
+				}
+				pending = append(pending, n)
+			} else if err != nil {
 				return 0, err
 			}
 		default:
