@@ -180,7 +180,12 @@ func Open(path string, sched schedule.Schedule, cfg Config, opts ...Option) (*Re
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating registration store directory: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	// A damaged file is reported with what to do, before bbolt maps it: bbolt faults
+	// (SIGBUS) or panics on some damage instead of returning an error.
+	if err := CheckStore(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{
 		Timeout:         10 * time.Second,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,

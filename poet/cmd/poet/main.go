@@ -40,6 +40,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		os.Exit(migrateMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 2 && os.Args[1] == "db" && os.Args[2] == "check" {
+		os.Exit(dbCheckMain(os.Args[3:], os.Stdout, os.Stderr))
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv)
 	switch {
 	case errors.Is(err, config.ErrVersion):
