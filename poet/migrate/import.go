@@ -91,7 +91,7 @@ func Import(ref *Reference, store Store, servicePubkey []byte, log *slog.Logger)
 // Describe writes what Import would do with ref, for poet migrate --dry-run. It reads
 // only ref; a proof's validity is checked here too.
 func Describe(w io.Writer, ref *Reference, servicePubkey []byte) {
-	if ref.Empty() {
+	if !ref.Found {
 		fmt.Fprintln(w, "no reference poet databases found (db/rounds/<n>, db/proofs): nothing to import")
 	}
 	for _, rd := range ref.Rounds {

@@ -167,7 +167,7 @@ func TestImportReference(t *testing.T) {
 		t.Fatalf("closing round 1: %d %v", n, err)
 	}
 
-	ref, err := Read(dbDir, dataDir)
+	ref, err := Read(dbDir, dataDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +203,13 @@ func TestImportReference(t *testing.T) {
 		t.Fatalf("round 2: %d members", n)
 	}
 	// Again: nothing new. The reference's files are unchanged.
-	ref, err = Read(dbDir, dataDir)
+	ref, err = Read(dbDir, dataDir, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	have := func(n uint64) bool { h, err := reg.HasProof(n); return err == nil && h }
+	if r, err := Read(dbDir, dataDir, have); err != nil || len(r.Proofs) != 2 || len(r.Rounds) != 2 {
+		t.Fatalf("reading what is not imported yet: %d proofs, %d rounds, %v", len(r.Proofs), len(r.Rounds), err)
 	}
 	sum, err = Import(ref, reg, pub, slog.New(slog.DiscardHandler))
 	if err != nil || sum.ProofsImported != 0 || sum.RoundsImported != 0 || sum.MembersAdded != 0 {
@@ -228,7 +232,7 @@ func TestReadLockedByReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = Read(dbDir, t.TempDir())
+	_, err = Read(dbDir, t.TempDir(), nil)
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("got %v, want ErrLocked", err)
 	}

@@ -2,7 +2,6 @@ package registration
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -122,9 +121,7 @@ func (r *Registry) ImportMembers(round uint64, members []Member) (ImportResult, 
 // first, as every stored proof is (ErrInvalidProof), and it does not rotate the PoW
 // challenge: it is history, not the newest proof.
 func (r *Registry) ImportProof(p StoredProof) (bool, error) {
-	if _, err := r.Proof(p.Round); err == nil {
-		return false, nil
-	} else if !errors.Is(err, ErrProofNotFound) {
+	if has, err := r.HasProof(p.Round); err != nil || has {
 		return false, err
 	}
 	if err := VerifyProof(&p); err != nil {
@@ -134,4 +131,17 @@ func (r *Registry) ImportProof(p StoredProof) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// HasProof reports whether a round's proof is stored, without reading it.
+func (r *Registry) HasProof(round uint64) (bool, error) {
+	var has bool
+	err := r.db.View(func(tx *bolt.Tx) error {
+		has = tx.Bucket(bucketProofs).Get(roundKey(round)) != nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("looking up the proof of round %d: %w", round, err)
+	}
+	return has, nil
 }

@@ -20,11 +20,14 @@ import (
 // directories (see package migrate) into the registry. It runs at every start: what was
 // imported before is not imported again, and the reference's files are only read.
 func importReference(cfg *config.Config, registry *registration.Registry, key ed25519.PrivateKey, log *slog.Logger) error {
-	ref, err := migrate.Read(cfg.DbDir, cfg.DataDir)
+	ref, err := migrate.Read(cfg.DbDir, cfg.DataDir, func(round uint64) bool {
+		has, err := registry.HasProof(round)
+		return err == nil && has
+	})
 	if err != nil {
 		return fmt.Errorf("reading the reference poet's databases in %s: %w", cfg.DbDir, err)
 	}
-	if ref.Empty() {
+	if !ref.Found {
 		return nil
 	}
 	pub := key.Public().(ed25519.PublicKey)
@@ -55,7 +58,7 @@ func migrateMain(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg)
 	if dry {
-		ref, err := migrate.Read(cfg.DbDir, cfg.DataDir)
+		ref, err := migrate.Read(cfg.DbDir, cfg.DataDir, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, "poet migrate:", err)
 			return 1
