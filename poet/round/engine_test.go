@@ -150,24 +150,29 @@ func TestRoundsExecuteAndPublish(t *testing.T) {
 }
 
 // Stopping mid-round checkpoints; a new engine resumes the round and publishes it.
+// Nothing here depends on the machine's speed: the engine is stopped as soon as the
+// prover has made any progress, which any machine does long before the 9 s round ends.
 func TestRestartResumesExecutingRound(t *testing.T) {
 	dir := t.TempDir()
-	s := schedule.Schedule{Genesis: time.Now(), EpochDuration: 3 * time.Second, PhaseShift: 300 * time.Millisecond, CycleGap: 500 * time.Millisecond}
+	s := schedule.Schedule{Genesis: time.Now(), EpochDuration: 10 * time.Second, PhaseShift: 300 * time.Millisecond, CycleGap: time.Second}
 	reg := newMemRegistry()
 	reg.add(0, 1)
 	e := New(engineConfig(dir, s), reg, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	for e.Snapshot().Leaves < 20000 {
-		time.Sleep(10 * time.Millisecond)
+	for e.Snapshot().Leaves == 0 {
+		if !time.Now().Before(s.RoundEnd(0)) {
+			t.Fatal("round 0 ended before its prover counted a leaf")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	st, err := prover.ReadState(filepath.Join(dir, "rounds", "0"))
-	if err != nil || st.Execution.NumLeaves < 20000 {
+	if err != nil || st.Execution.NumLeaves == 0 {
 		t.Fatalf("checkpoint: %v %+v", err, st)
 	}
 	e2 := New(engineConfig(dir, s), reg, nil)
