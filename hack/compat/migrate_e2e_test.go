@@ -221,6 +221,9 @@ func TestSwitchFromReference(t *testing.T) {
 		t.Skip("-short: not running the reference and our poet end to end")
 	}
 	refBin, ourBin := buildRefPoet(t), buildOurPoet(t)
+	if bin := os.Getenv("POET_MIGRATE_OURS_BIN"); bin != "" {
+		ourBin = bin // another build of ours, e.g. one from before the import, to see the rows fail
+	}
 	poetdir := t.TempDir()
 	genesis := time.Now().Add(2 * time.Second)
 
@@ -258,7 +261,7 @@ func TestSwitchFromReference(t *testing.T) {
 	dry := exec.Command(ourBin, "migrate", "--dry-run", "--poetdir", poetdir)
 	out, err := dry.CombinedOutput()
 	if err != nil {
-		t.Fatalf("poet migrate --dry-run: %v\n%s", err, out)
+		t.Errorf("poet migrate --dry-run: %v\n%s", err, out)
 	}
 	t.Logf("poet migrate --dry-run:\n%s", out)
 	for _, want := range []string{
