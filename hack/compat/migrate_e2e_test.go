@@ -112,6 +112,7 @@ func startMigPoet(t *testing.T, bin, poetdir string, genesis time.Time, extra ..
 		}
 		select {
 		case err := <-p.done:
+			p.done <- err // for the cleanup
 			t.Fatalf("%s exited before answering: %v\n%s", bin, err, p.out.String())
 		default:
 		}
