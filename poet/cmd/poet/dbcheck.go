@@ -26,7 +26,12 @@ func dbCheckMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	path := filepath.Join(cfg.DbDir, "registrations.db")
-	if err := registration.CheckStore(path); err != nil {
+	err = registration.CheckStore(path)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stderr, "poet db check: no store at %s (has poet run with this --dbdir?)\n", path)
+		return 1
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "poet db check:", err)
 		return 1
 	}
