@@ -172,6 +172,12 @@ func TestProofHeadRangeConditional(t *testing.T) {
 			t.Errorf("Range %s %q: %d %v, %d bytes", tc.rng, tc.ae, resp.StatusCode, resp.Header, len(body))
 		}
 	}
+	// Several ranges: multipart/byteranges.
+	resp, body := rawReq(t, "GET", url, "Range", "bytes=0-9,20-29")
+	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges; boundary=") ||
+		!bytes.Contains(body, want[0:10]) || !bytes.Contains(body, want[20:30]) || bytes.Contains(body, want[0:30]) {
+		t.Errorf("two ranges: %d %v", resp.StatusCode, resp.Header)
+	}
 	if resp, _ := rawReq(t, "GET", url, "Range", "bytes="+strconv.Itoa(n)+"-"); resp.StatusCode != 416 {
 		t.Errorf("unsatisfiable range: %d", resp.StatusCode)
 	}
