@@ -15,6 +15,7 @@ type Store interface {
 	ImportMembers(round uint64, members []registration.Member) (registration.ImportResult, error)
 	ImportProof(p registration.StoredProof) (bool, error)
 	Members(round uint64) ([][]byte, error)
+	ImportPowChallenges(current, previous []byte) (bool, error)
 }
 
 // Summary counts what Import did.
@@ -69,6 +70,18 @@ func Import(ref *Reference, store Store, servicePubkey []byte, log *slog.Logger)
 			s.MembersAdded += res.Added
 			log.Info("imported the reference's round", "round", rd.ID, "members", len(rd.Members), "added", res.Added, "alreadyPresent", res.Present)
 		}
+	}
+	// Nodes hold the reference's PoW parameters for minutes: accept its challenges. It
+	// served its stored challenge after its last start and, from each proof on, that
+	// proof's root (the rotation it does not persist).
+	current, previous := ref.PowChallenge, []byte(nil)
+	if len(ref.LastRoot) != 0 {
+		current, previous = ref.LastRoot, ref.PowChallenge
+	}
+	if ok, err := store.ImportPowChallenges(current, previous); err != nil {
+		return s, err
+	} else if ok {
+		log.Info("accepting the reference's PoW challenges", "current", fmt.Sprintf("%x", current), "previous", fmt.Sprintf("%x", previous))
 	}
 	for _, c := range ref.Checkpoints {
 		if c.Err != nil || c.Finished {

@@ -38,6 +38,10 @@ type Reference struct {
 	Checkpoints []Checkpoint
 	// Found reports reference databases in the directory, imported already or not.
 	Found bool
+	// PowChallenge is the PoW challenge stored in the proofs database (the one the
+	// reference serves after a restart); LastRoot the root of its newest proof (the
+	// challenge it served since that proof, had it kept running).
+	PowChallenge, LastRoot []byte
 }
 
 // Round is one round's registrations, in node-ID order (the reference's key order).
@@ -111,6 +115,9 @@ func Read(dbDir, dataDir string, have func(round uint64) bool) (*Reference, erro
 		ref.Found = true
 		if ref.Proofs, err = readProofs(proofsDir, have); err != nil {
 			return nil, fmt.Errorf("reading the reference's proofs: %w", err)
+		}
+		if ref.PowChallenge, ref.LastRoot, err = readPow(proofsDir); err != nil {
+			return nil, fmt.Errorf("reading the reference's PoW challenge: %w", err)
 		}
 	}
 
@@ -211,6 +218,42 @@ func readProofs(path string, have func(uint64) bool) ([]Proof, error) {
 	}
 	slices.SortFunc(proofs, func(a, b Proof) int { return cmpU64(a.Round, b.Round) })
 	return proofs, nil
+}
+
+// readPow returns the proofs database's pow_challenge and the root of its newest proof.
+func readPow(path string) (challenge, lastRoot []byte, err error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	challenge, err = db.Get([]byte("pow_challenge"), nil)
+	if err != nil && !errors.Is(err, leveldb.ErrNotFound) {
+		return nil, nil, err
+	}
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	var last uint64
+	var lastVal []byte
+	found := false
+	for it.Next() {
+		n, err := strconv.ParseUint(string(it.Key()), 10, 64)
+		if err != nil || strconv.FormatUint(n, 10) != string(it.Key()) || (found && n < last) {
+			continue
+		}
+		last, lastVal, found = n, slices.Clone(it.Value()), true
+	}
+	if err := it.Error(); err != nil {
+		return nil, nil, err
+	}
+	if found {
+		d := &xdrReader{b: lastVal}
+		lastRoot = d.opaque()
+		if d.err != nil {
+			lastRoot = nil
+		}
+	}
+	return challenge, lastRoot, nil
 }
 
 // decodeProofData decodes the reference's proof record, the XDR (RFC 4506) encoding of

@@ -185,6 +185,10 @@ func TestImportReference(t *testing.T) {
 	if sum.ProofsImported != 1 || sum.RoundsImported != 2 || sum.MembersAdded != 10 || len(sum.Skipped) != 2 {
 		t.Fatalf("summary %+v", sum)
 	}
+	// The reference's challenges are accepted: its newest proof's root, then its seed.
+	if pp := reg.PowParams(); !bytes.Equal(pp.Challenge, bad.Root) {
+		t.Errorf("current PoW challenge %x, want the newest reference proof's root %x", pp.Challenge, bad.Root)
+	}
 	got, err := reg.Proof(0)
 	if err != nil || got.Leaves != 300 || !bytes.Equal(got.Proof.Root, p0.Root) {
 		t.Fatalf("proof 0: %+v %v", got, err)

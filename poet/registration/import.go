@@ -145,3 +145,45 @@ func (r *Registry) HasProof(round uint64) (bool, error) {
 	}
 	return has, nil
 }
+
+// keyPowImported marks that ImportPowChallenges ran: it applies once.
+var keyPowImported = []byte("pow_imported")
+
+// ImportPowChallenges makes the PoW challenges another service accepted the ones this
+// store accepts (current, then previous), so that nodes holding that service's cached
+// parameters are not refused after the switch. It applies once, and only to a store
+// whose challenge never rotated here; it reports whether it applied.
+func (r *Registry) ImportPowChallenges(current, previous []byte) (bool, error) {
+	if len(current) == 0 {
+		return false, nil
+	}
+	applied := false
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyPowImported) != nil || meta.Get(keyPowPrevious) != nil {
+			return nil
+		}
+		if err := meta.Put(keyPowCurrent, bytes.Clone(current)); err != nil {
+			return err
+		}
+		if len(previous) > 0 {
+			if err := meta.Put(keyPowPrevious, bytes.Clone(previous)); err != nil {
+				return err
+			}
+		}
+		applied = true
+		return meta.Put(keyPowImported, []byte{1})
+	})
+	if err != nil {
+		return false, fmt.Errorf("importing PoW challenges: %w", err)
+	}
+	if applied {
+		r.powMu.Lock()
+		r.pow.current, r.pow.previous = bytes.Clone(current), bytes.Clone(previous)
+		if len(previous) == 0 {
+			r.pow.previous = nil
+		}
+		r.powMu.Unlock()
+	}
+	return applied, nil
+}
