@@ -61,7 +61,22 @@ func (p Plan) ConfineProcess() error {
 	if !p.Pinned() {
 		return nil
 	}
-	rest := cpuSet(p.Rest)
+	return moveAll(p.Rest)
+}
+
+// Release gives every thread of the process all of p.Allowed again, for the time no
+// prover thread runs (between rounds). A plan that does not pin the prover changes
+// nothing.
+func (p Plan) Release() error {
+	if !p.Pinned() {
+		return nil
+	}
+	return moveAll(p.Allowed)
+}
+
+// moveAll sets every thread's affinity to cpus (see ConfineProcess).
+func moveAll(cpus []int) error {
+	rest := cpuSet(cpus)
 	done := map[int]bool{}
 	for {
 		tids, err := tasks()
@@ -74,7 +89,7 @@ func (p Plan) ConfineProcess() error {
 				continue
 			}
 			if err := unix.SchedSetaffinity(tid, rest); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("moving thread %d to CPUs %s: %w", tid, FormatList(p.Rest), err)
+				return fmt.Errorf("moving thread %d to CPUs %s: %w", tid, FormatList(cpus), err)
 			}
 			done[tid] = true
 			moved++
@@ -100,11 +115,14 @@ func tasks() ([]int, error) {
 	return out, nil
 }
 
-// PinThread moves the calling thread, which must be locked (runtime.LockOSThread) and
-// never unlocked afterwards, to p.Prover under p.Sched. A plan that does not pin the
-// prover only applies the policy.
+// PinThread confines every thread to p.Rest, then moves the calling thread, which must
+// be locked (runtime.LockOSThread) and never unlocked afterwards, to p.Prover under
+// p.Sched. A plan that does not pin the prover only applies the policy.
 func (p Plan) PinThread() error {
 	if p.Pinned() {
+		if err := p.ConfineProcess(); err != nil {
+			return err
+		}
 		if err := unix.SchedSetaffinity(0, cpuSet([]int{p.Prover})); err != nil {
 			return fmt.Errorf("pinning the prover thread to CPU %d: %w", p.Prover, err)
 		}

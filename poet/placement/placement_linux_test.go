@@ -113,6 +113,18 @@ func TestConfineAndPin(t *testing.T) {
 	if len(cpus) < 6 {
 		t.Errorf("only %d threads: the test did not make the runtime create threads", len(cpus))
 	}
+	// Between rounds every thread gets every CPU back.
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if cpus, err = ThreadCPUs(); err != nil {
+		t.Fatal(err)
+	}
+	for tid, list := range cpus {
+		if list != FormatList(allowed) {
+			t.Errorf("after Release thread %d runs on %q, want %q", tid, list, FormatList(allowed))
+		}
+	}
 }
 
 const childEnv = "POET_PLACEMENT_TEST_CHILD"

@@ -16,6 +16,14 @@ func (p Plan) ConfineProcess() error {
 	return nil
 }
 
+// Release fails for a plan that pins the prover.
+func (p Plan) Release() error {
+	if p.Pinned() {
+		return ErrUnsupported
+	}
+	return nil
+}
+
 // PinThread fails for a plan that pins the prover or asks for a real-time policy.
 func (p Plan) PinThread() error {
 	if p.Pinned() || p.Sched.RealTime() {

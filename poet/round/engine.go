@@ -56,6 +56,9 @@ type Config struct {
 	// ProverThread, when set, runs first on each round's prover thread (see
 	// prover.Config.OnThread): the CPU placement and scheduling policy.
 	ProverThread func() error
+	// ProverThreadDone, when set, runs after each round's prover thread has exited:
+	// undoing the placement until the next round.
+	ProverThreadDone func() error
 }
 
 // Engine is the round cycle. Its exported methods are safe for concurrent use.
@@ -293,6 +296,11 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 	}
 	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End, "lps", lps, "lpsSource", source, "diskLayers", cfg.DiskLayers)
 	res, err := prover.Run(ctx, cfg)
+	if e.cfg.ProverThreadDone != nil {
+		if derr := e.cfg.ProverThreadDone(); derr != nil {
+			e.log.Warn("undoing the prover's CPU placement", "error", derr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("executing round %d: %w", n, err)
 	}

@@ -140,6 +140,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CheckpointInterval: cfg.Service.CheckpointInterval,
 		DisableWorker:      cfg.DisableWorker,
 		ProverThread:       plan.PinThread,
+		ProverThreadDone:   plan.Release,
 	}, registry, log.With("component", "round"))
 	promReg.MustRegister(round.NewCollector(engine))
 
@@ -193,8 +194,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 }
 
 // placeThreads gives the prover thread a CPU of its own (see package placement): it
-// checks the scheduling policy can be set, chooses the CPUs, moves every thread to the
-// rest and fixes GOMAXPROCS. The prover thread pins itself when a round starts.
+// checks the scheduling policy can be set, chooses the CPUs and fixes GOMAXPROCS. When a
+// round starts the prover thread moves every other thread to the rest and pins itself;
+// when it ends every thread gets all the CPUs back, so registration uses them between
+// rounds.
 func placeThreads(c config.ServiceConfig) (placement.Plan, error) {
 	s := placement.Sched{Policy: c.ProverSched, Priority: c.ProverPriority}
 	if err := placement.CheckSched(s); err != nil {
@@ -212,9 +215,6 @@ func placeThreads(c config.ServiceConfig) (placement.Plan, error) {
 		return plan, fmt.Errorf("--prover-cpu: %w", err)
 	}
 	plan.Sched = s
-	if err := plan.ConfineProcess(); err != nil {
-		return plan, err
-	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(plan.GoMaxProcs(runtime.GOMAXPROCS(0)))
 	}
