@@ -293,7 +293,9 @@ node_up() {
   mkdir -p "$DIR/kubelet" "$DIR/containerd" "$DIR/pod-logs" "$DIR/node-sysctl"
   for p in "${PINNED_PATHS[@]}"; do mkdir -p "$p"; done
   start node-ns unshare --mount --propagation slave -- sleep infinity
-  wait_for 10 "the node's mount namespace" test "$(readlink /proc/"$(cat "$(pidfile node-ns)")"/ns/mnt)" != "$(readlink /proc/self/ns/mnt)"
+  # unshare runs after setsid returns: compare namespaces on every try, not once.
+  local holder; holder="$(cat "$(pidfile node-ns)")"
+  wait_for 10 "the node's mount namespace" sh -c "[ \"\$(readlink /proc/$holder/ns/mnt)\" != '$(readlink /proc/$$/ns/mnt)' ]"
   for p in "${PINNED_PATHS[@]}"; do in_node mount -t tmpfs -o mode=0755 tmpfs "$p"; done
   in_node mount --bind "$DIR/kubelet" "$DIR/kubelet"
   in_node mount --make-rshared "$DIR/kubelet"
