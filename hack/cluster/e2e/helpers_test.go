@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -23,6 +25,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/poet-operator/poet-operator/api/v1alpha1"
 	"github.com/poet-operator/poet-operator/poet/status"
@@ -37,6 +40,7 @@ type cluster struct {
 }
 
 func newCluster(kubeconfig, dir, repo string) (*cluster, error) {
+	ctrllog.SetLogger(logr.Discard()) // the suite reports through t.Log and the pods' logs
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, err
