@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/poet-operator/poet-operator/poet/placement"
 )
 
 // LimitEnv is the environment variable holding the container's CPU limit in millicores,
@@ -379,28 +381,13 @@ func cgroupPath(root string, m mount, p string) string {
 
 // ParseList parses a Linux CPU list such as "0-3,8,10-11" into a set.
 func ParseList(s string) (map[int]bool, error) {
-	if s == "" {
-		return nil, fmt.Errorf("empty CPU list")
+	cpus, err := placement.ParseList(s)
+	if err != nil {
+		return nil, err
 	}
-	set := map[int]bool{}
-	for part := range strings.SplitSeq(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
-			return nil, fmt.Errorf("bad CPU %q", part)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return nil, fmt.Errorf("bad CPU range %q", part)
-			}
-		}
-		if b-a > 1<<16 {
-			return nil, fmt.Errorf("CPU range %q too large", part)
-		}
-		for c := a; c <= b; c++ {
-			set[c] = true
-		}
+	set := make(map[int]bool, len(cpus))
+	for _, c := range cpus {
+		set[c] = true
 	}
 	return set, nil
 }
