@@ -84,8 +84,10 @@ type Config struct {
 	Profile string `long:"profile" description:"Serve HTTP profiling on this port (1024-65535)" default-mask:"disabled"`
 	// MaxRequestBytes limits a REST request body (our addition).
 	MaxRequestBytes int64 `long:"max-request-bytes" default:"1048576" description:"Maximum size in bytes of a REST request body (not in the reference)"`
-	// GRPCMaxMsgSize limits a gRPC message the service sends or receives (our addition).
-	GRPCMaxMsgSize int `long:"grpc-max-msg-size" default:"268435456" description:"Maximum size in bytes of a gRPC message sent or received (not in the reference)"`
+	// GRPCMaxMsgSize limits a gRPC message the service sends (our addition).
+	GRPCMaxMsgSize int `long:"grpc-max-msg-size" default:"268435456" description:"Maximum size in bytes of a gRPC message sent, e.g. a finished proof (not in the reference)"`
+	// GRPCMaxRecvMsgSize limits a gRPC message the service receives (our addition).
+	GRPCMaxRecvMsgSize int `long:"grpc-max-recv-msg-size" default:"4194304" description:"Maximum size in bytes of a gRPC message received; the reference's limit is 4 MiB (not in the reference)"`
 	// ShutdownTimeout bounds a graceful shutdown (our addition).
 	ShutdownTimeout time.Duration `long:"shutdown-timeout" default:"20s" description:"How long a graceful shutdown may take (not in the reference)"`
 

@@ -81,6 +81,9 @@ func (c *Config) Validate() error {
 	if c.GRPCMaxMsgSize <= 0 {
 		bad("--grpc-max-msg-size", c.GRPCMaxMsgSize, "must be positive")
 	}
+	if c.GRPCMaxRecvMsgSize <= 0 {
+		bad("--grpc-max-recv-msg-size", c.GRPCMaxRecvMsgSize, "must be positive")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout", c.ShutdownTimeout, "must be positive")
 	}

@@ -38,14 +38,23 @@ type Config struct {
 	// MetricsListen is the ops server's address; empty disables it. The reference
 	// listens on ":<--metrics-port>".
 	MetricsListen string
-	// MaxGRPCMsgSize bounds gRPC messages in both directions; a finished proof is sent
+	// MaxGRPCMsgSize bounds the gRPC messages the service sends; a finished proof is sent
 	// whole, so it must hold the largest round's (about 34 B per member). Default 256 MiB.
 	MaxGRPCMsgSize int
+	// MaxGRPCRecvMsgSize bounds the gRPC messages the service receives: a registration is
+	// under a kilobyte, so a large limit only lets unauthenticated callers make the
+	// process allocate. Default 4 MiB, the reference's (grpc-go's) limit.
+	MaxGRPCRecvMsgSize int
 	// MaxGatewayRespSize is the reference's --max-grpc-resp-size, its gateway's receive
 	// limit. The gateway here calls the service in-process and finished proofs are
 	// served from their rendered JSON, so no REST response is limited; it is accepted
 	// for configuration compatibility and unused.
 	MaxGatewayRespSize int
+	// RequestTimeout bounds reading a whole HTTP request, headers and body (a
+	// registration is under a kilobyte), so a body sent a byte a second cannot hold a
+	// connection. Answers are not limited: a large proof takes what the client needs.
+	// Default 30 s.
+	RequestTimeout time.Duration
 	// MaxRequestBytes bounds a REST request body; a longer one is 413. Default 1 MiB.
 	MaxRequestBytes int64
 	// ShutdownTimeout bounds a graceful stop; then connections are closed and Run
@@ -82,6 +91,13 @@ type Server struct {
 
 // New returns a server for a backend. Its metrics go into reg when Run starts; log
 // may be nil.
+// Limits every listener has: a request's headers within headerTimeout, and a gRPC
+// connection carries at most maxStreamsPerConn calls at once.
+const (
+	headerTimeout     = 10 * time.Second
+	maxStreamsPerConn = 100
+)
+
 func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Server {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
@@ -91,6 +107,12 @@ func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Ser
 	}
 	if cfg.MaxGRPCMsgSize <= 0 {
 		cfg.MaxGRPCMsgSize = 256 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.MaxGRPCRecvMsgSize <= 0 {
+		cfg.MaxGRPCRecvMsgSize = 4 << 20
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -183,8 +205,9 @@ func (s *Server) Run(ctx context.Context) error {
 				Time:                  time.Minute,
 				Timeout:               3 * time.Minute,
 			}),
-			grpc.MaxRecvMsgSize(s.cfg.MaxGRPCMsgSize),
+			grpc.MaxRecvMsgSize(s.cfg.MaxGRPCRecvMsgSize),
 			grpc.MaxSendMsgSize(s.cfg.MaxGRPCMsgSize),
+			grpc.MaxConcurrentStreams(maxStreamsPerConn),
 			grpc.UnaryInterceptor(s.unary),
 		)
 		healthpb.RegisterHealthServer(g, healthSrv)
@@ -202,10 +225,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rest := &http.Server{Handler: restHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	rest := &http.Server{Handler: restHandler, ReadHeaderTimeout: headerTimeout, ReadTimeout: s.cfg.RequestTimeout, IdleTimeout: 2 * time.Minute}
 	var ops *http.Server
 	if opsL != nil {
-		ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: headerTimeout, ReadTimeout: s.cfg.RequestTimeout, IdleTimeout: 2 * time.Minute}
 	}
 
 	s.mu.Lock()

@@ -171,6 +171,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ConfigRPCListen:    cfg.ConfigRPCListener,
 		MetricsListen:      metricsListen,
 		MaxGRPCMsgSize:     cfg.GRPCMaxMsgSize,
+		MaxGRPCRecvMsgSize: cfg.GRPCMaxRecvMsgSize,
 		MaxGatewayRespSize: cfg.MaxGrpcRespSize,
 		MaxRequestBytes:    cfg.MaxRequestBytes,
 		ShutdownTimeout:    cfg.ShutdownTimeout,
