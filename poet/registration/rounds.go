@@ -2,6 +2,7 @@ package registration
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -145,6 +146,21 @@ func (r *Registry) saveProof(p StoredProof, rotate bool) error {
 	r.m.members.DeleteLabelValues(schedule.RoundID(p.Round))
 	r.log.Info("proof saved", "round", p.Round, "members", len(p.Members), "leaves", p.Leaves, "powRotated", rotated)
 	return nil
+}
+
+// LatestProof is the highest round with a stored proof, read from the keys alone (no
+// proof is decoded); ok is false when no proof is stored.
+func (r *Registry) LatestProof() (round uint64, ok bool, err error) {
+	err = r.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketProofs).Cursor().Last(); len(k) == 8 {
+			round, ok = binary.BigEndian.Uint64(k), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("looking up the latest proof: %w", err)
+	}
+	return round, ok, nil
 }
 
 // Proof returns a stored proof, or ErrProofNotFound.

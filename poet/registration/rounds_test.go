@@ -227,6 +227,9 @@ func TestProofStore(t *testing.T) {
 	r := env.open(t)
 	_, err := r.Proof(0)
 	wantErr(t, err, ErrProofNotFound)
+	if n, ok, err := r.LatestProof(); ok || err != nil {
+		t.Fatalf("latest proof of an empty store: %d %v %v", n, ok, err)
+	}
 	for i := range uint64(3) {
 		mustSubmit(t, r, newNode(i).request(r, challenge(i)))
 	}
@@ -247,6 +250,9 @@ func TestProofStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := env.open(t)
+	if n, ok, err := r2.LatestProof(); n != 1 || !ok || err != nil {
+		t.Fatalf("latest proof after reopening: %d %v %v, want 1", n, ok, err)
+	}
 	got, err := r2.Proof(0)
 	if err != nil {
 		t.Fatal(err)

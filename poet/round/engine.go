@@ -33,6 +33,8 @@ type Registry interface {
 	SaveProof(p registration.StoredProof) error
 	// Proof returns a stored proof or registration.ErrProofNotFound.
 	Proof(round uint64) (*registration.StoredProof, error)
+	// LatestProof is the highest round with a stored proof, without reading it.
+	LatestProof() (round uint64, ok bool, err error)
 }
 
 // Config configures the engine.
@@ -148,6 +150,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("creating rounds directory: %w", err)
 	}
 	e.useLPS(e.chooseLPS())
+	// The latest proof from an earlier run, so status names it before this run publishes
+	// one (when it was published is not known: LastProofAt stays zero).
+	if n, ok, err := e.reg.LatestProof(); err != nil {
+		return err
+	} else if ok {
+		e.mu.Lock()
+		if e.lastProof == nil {
+			e.lastProof = &proofInfo{round: n}
+		}
+		e.mu.Unlock()
+	}
 	next, err := e.recover(ctx)
 	if err != nil {
 		return err

@@ -76,6 +76,41 @@ func (r *memRegistry) Proof(round uint64) (*registration.StoredProof, error) {
 	return nil, registration.ErrProofNotFound
 }
 
+func (r *memRegistry) LatestProof() (uint64, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var latest uint64
+	for n := range r.proofs {
+		latest = max(latest, n)
+	}
+	return latest, len(r.proofs) > 0, nil
+}
+
+// A restarted engine names the latest stored proof at once (issue 10: /status showed
+// lastProofRound null after a restart although proofs existed).
+func TestLatestProofKnownAfterRestart(t *testing.T) {
+	reg := newMemRegistry()
+	for _, n := range []uint64{3, 9, 4} {
+		reg.proofs[n] = &registration.StoredProof{Round: n}
+	}
+	e := New(engineConfig(t.TempDir(), fastSchedule(time.Now().Add(time.Hour))), reg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for !e.Snapshot().LastProof && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s := e.Snapshot()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !s.LastProof || s.LastProofRound != 9 || !s.LastProofAt.IsZero() {
+		t.Fatalf("snapshot after restart: lastProof %v round %d at %v, want round 9 at an unknown time", s.LastProof, s.LastProofRound, s.LastProofAt)
+	}
+}
+
 func fastSchedule(genesis time.Time) schedule.Schedule {
 	return schedule.Schedule{Genesis: genesis, EpochDuration: 1500 * time.Millisecond, PhaseShift: 500 * time.Millisecond, CycleGap: 500 * time.Millisecond}
 }

@@ -72,6 +72,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.LastProof {
 		gauge(c.lastRound, float64(s.LastProofRound))
-		gauge(c.lastAt, float64(s.LastProofAt.UnixNano())/1e9)
+		if !s.LastProofAt.IsZero() {
+			gauge(c.lastAt, float64(s.LastProofAt.UnixNano())/1e9)
+		}
 	}
 }

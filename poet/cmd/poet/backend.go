@@ -97,8 +97,11 @@ func (b *backend) Status() status.Status {
 		st.LeavesPerSecond = s.LeavesPerSecond
 	}
 	if s.LastProof {
-		r, at := s.LastProofRound, s.LastProofAt
-		st.LastProofRound, st.LastProofAt = &r, &at
+		r := s.LastProofRound
+		st.LastProofRound = &r
+		if at := s.LastProofAt; !at.IsZero() {
+			st.LastProofAt = &at
+		}
 	}
 	return st
 }
