@@ -47,7 +47,10 @@ build: ## Build the binaries into bin/: poet, poet_bench, poet_load and the oper
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/manager .
 
 .PHONY: run
-run: build ## Run the PoET service on its development default (loopback, genesis now).
+run: ## Run the PoET service on its development default (loopback, genesis now; ops on :2112).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/poet ./poet/cmd/poet
+	@# Genesis is "now" on every run, a new network each time: the last run's data is not its.
+	rm -rf $(BIN)/dev-poet
 	$(BIN)/poet --poetdir $(BIN)/dev-poet --metrics-port 2112
 
 .PHONY: run-operator
