@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +179,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 	}, b, promReg, log.With("component", "server"))
 
-	log.Info("starting poet", "version", version, "servicePubkey", key.Public(), "genesis", sched.Genesis,
+	log.Info("starting poet", "version", version, "servicePubkey", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), "genesis", sched.Genesis,
 		"epoch", sched.EpochDuration, "phaseShift", sched.PhaseShift, "cycleGap", sched.CycleGap,
 		"openRound", sched.OpenRound(sched.Genesis), "cpuset", cpu.Cpuset, "cpuExclusive", cpu.Exclusive, "cpuExclusiveReason", cpu.Reason,
 		"proverCPU", plan.Prover, "idleCPUs", placement.FormatList(plan.Idle), "otherCPUs", placement.FormatList(plan.Rest),
