@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/poet-operator/poet-operator/poet/identity"
 )
@@ -32,6 +33,15 @@ func (e *OptionError) Error() string {
 // Is reports whether target is ErrInvalid.
 func (e *OptionError) Is(target error) bool { return target == ErrInvalid }
 
+// The genesis times the round arithmetic can count from: time.Duration and Unix
+// nanoseconds are 64-bit, about ±292 years. Outside this range the distance to
+// genesis overflows (a genesis before 1733 made the engine close ~250 rounds a second)
+// or timestamps cannot be encoded (year 9999 broke /status).
+var (
+	minGenesis = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxGenesis = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // Validate checks every option and returns all problems found, joined, each an
 // *OptionError naming its flag.
 func (c *Config) Validate() error {
@@ -44,8 +54,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, &OptionError{Option: option, Value: v, Reason: fmt.Sprintf(format, args...)})
 	}
 
-	if c.Genesis.Time().IsZero() {
-		bad("--genesis-time", nil, "must be set")
+	if g := c.Genesis.Time(); g.Before(minGenesis) || !g.Before(maxGenesis) {
+		bad("--genesis-time", g.UTC().Format(time.RFC3339), "must be from %s to before %s: rounds are counted in 64-bit nanoseconds",
+			minGenesis.Format(time.DateOnly), maxGenesis.Format(time.DateOnly))
 	}
 	for _, d := range []struct{ option, dir string }{
 		{"--poetdir", c.PoetDir}, {"--datadir", c.DataDir}, {"--dbdir", c.DbDir}, {"--logdir", c.LogDir},
