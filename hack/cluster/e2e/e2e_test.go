@@ -311,6 +311,37 @@ func proverCPUs(t *testing.T, name string) string {
 	return cpus
 }
 
+func roundStart(n int64) time.Time { return genesis.Add(phaseShift + time.Duration(n)*epoch) }
+func roundEnd(n int64) time.Time   { return roundStart(n).Add(epoch - cycleGap) }
+
+// midRound waits, by the schedule, until a round has executed for a few seconds (past
+// its first checkpoints) with at least minLeft of it to go, and returns that round. The
+// PoetService's status lags; the schedule does not.
+func midRound(t *testing.T, minLeft time.Duration) int64 {
+	t.Helper()
+	for n := int64(0); ; n++ {
+		from, to := roundStart(n).Add(4*time.Second), roundEnd(n).Add(-minLeft)
+		if time.Now().After(to) {
+			continue
+		}
+		time.Sleep(time.Until(from))
+		waitRoundExecuting(t, "alpha", n)
+		return n
+	}
+}
+
+// waitRoundExecuting waits until the PoetService reports round n executing with leaves.
+func waitRoundExecuting(t *testing.T, name string, n int64) {
+	t.Helper()
+	k.eventually(t, ns, epoch, fmt.Sprintf("round %d executing", n), func() error {
+		ps := k.poetService(t, ns, name)
+		if ps.Status.ExecutingRound == nil || *ps.Status.ExecutingRound != n || ps.Status.Leaves == 0 {
+			return fmt.Errorf("executing %v with %d leaves", ps.Status.ExecutingRound, ps.Status.Leaves)
+		}
+		return nil
+	})
+}
+
 // waitExecuting waits until the PoetService reports a round executing and returns it.
 func waitExecuting(t *testing.T, name string) int64 {
 	t.Helper()
@@ -450,16 +481,12 @@ func testInterruptMidRound(t *testing.T, how string) {
 	c := node(t, "alpha")
 	reg := register(t, c, 3)
 	round, _ := strconv.ParseInt(reg.round, 10, 64)
-	k.eventually(t, ns, 2*epoch, "round "+reg.round+" executing", func() error {
-		ps := k.poetService(t, ns, "alpha")
-		if ps.Status.ExecutingRound == nil || *ps.Status.ExecutingRound != round || ps.Status.Leaves == 0 {
-			return fmt.Errorf("executing %v with %d leaves", ps.Status.ExecutingRound, ps.Status.Leaves)
-		}
-		return nil
-	})
-	// Past the 2 s checkpoint interval, whatever the machine's speed: the checkpoint holds
-	// the leaves counted so far, more than zero.
-	time.Sleep(3 * time.Second)
+	// Into the round, past its first checkpoints (every 2 s), far from its end.
+	time.Sleep(time.Until(roundStart(round).Add(4 * time.Second)))
+	if time.Until(roundEnd(round)) < 15*time.Second {
+		t.Fatalf("registered for round %d too late to interrupt it mid-round", round)
+	}
+	waitRoundExecuting(t, "alpha", round)
 	before, _ := k.pod(ns, "alpha-0")
 	restarts := restartCount(before)
 	switch how {
@@ -543,7 +570,7 @@ func restartCount(p *corev1.Pod) int32 {
 // testSpecChangeWaitsForWindow: a spec change while a round executes sets RestartPending
 // and leaves the pod alone until the safe window after the proof, then replaces it once.
 func testSpecChangeWaitsForWindow(t *testing.T) {
-	round := waitExecuting(t, "alpha")
+	round := midRound(t, 20*time.Second)
 	before, _ := k.pod(ns, "alpha-0")
 	k.kubectl(t, "", "patch", "poetservice", "alpha", "-n", ns, "--type=merge", "-p", `{"spec":{"prover":{"treeFileBuffer":8192}}}`)
 	k.eventually(t, ns, 30*time.Second, "RestartPending", func() error {
@@ -576,9 +603,8 @@ func testSpecChangeWaitsForWindow(t *testing.T) {
 	}
 	// It went down after the round's end and its proof: the proof exists and the new pod
 	// was created (after the old one was deleted) no earlier than the round's end.
-	roundEnd := genesis.Add(phaseShift + time.Duration(round+1)*epoch - cycleGap)
-	if createdAt.Before(roundEnd.Truncate(time.Second)) {
-		t.Fatalf("replaced at %s, before round %d ended at %s", createdAt.Format(time.RFC3339), round, roundEnd.Format(time.RFC3339Nano))
+	if end := roundEnd(round); createdAt.Before(end.Truncate(time.Second)) {
+		t.Fatalf("replaced at %s, before round %d ended at %s", createdAt.Format(time.RFC3339), round, end.Format(time.RFC3339Nano))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), epoch)
 	defer cancel()
