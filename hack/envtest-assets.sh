@@ -43,48 +43,10 @@ GOMOD
   (cd "$d" && go mod tidy >&2 && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$DEST/etcd" go.etcd.io/etcd/server/v3 >&2)
 fi
 
-if [[ ! -x "$DEST/kube-controller-manager" ]]; then
-  d="$WORK/kubernetes-$K8S_VERSION"
-  rm -rf "$d" && mkdir -p "$d"
-  log "resolving k8s.io/kubernetes v$K8S_VERSION"
-  gomod="$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-  staging="$(awk '/^replace \(/{f=1;next} f&&/^\)/{f=0} f{print $1}' "$gomod" | grep '^k8s.io/' | sort -u)"
-  {
-    echo "module poet-operator.dev/envtest/kubernetes"
-    echo
-    echo "go 1.26"
-    echo
-    echo "godebug default=go1.26"
-    echo
-    echo "require k8s.io/kubernetes v$K8S_VERSION"
-    echo
-    echo "replace ("
-    for m in $staging; do echo "	$m => $m v0.${K8S_VERSION#1.}"; done
-    echo ")"
-  } >"$d/go.mod"
-  cat >"$d/tools.go" <<'TOOLS'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-TOOLS
-  (cd "$d" && go mod tidy >&2)
-  minor="${K8S_VERSION#1.}"; minor="${minor%%.*}"
-  ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-  done
-  for cmd in kube-apiserver kubectl kube-controller-manager; do
-    if [[ ! -x "$DEST/$cmd" ]]; then
-      log "building $cmd v$K8S_VERSION (minutes; peak ~2.7 GB)"
-      (cd "$d" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$DEST/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2)
-    fi
-  done
+if [[ ! -x "$DEST/kube-controller-manager" || ! -x "$DEST/kube-apiserver" || ! -x "$DEST/kubectl" ]]; then
+  # shellcheck source=hack/k8s-build.sh
+  source "$(dirname "$0")/k8s-build.sh"
+  k8s_build "$WORK/kubernetes-$K8S_VERSION" poet-operator.dev/envtest/kubernetes "$DEST" kube-apiserver kubectl kube-controller-manager
 fi
 
 echo "$STAMP" >"$DEST/.stamp"

@@ -39,30 +39,9 @@ mkdir -p "$DEST" "$WORK"
 
 # Kubernetes node components: a wrapper module, because k8s.io/kubernetes's go.mod has replace directives.
 if [[ ! -x "$DEST/kube-proxy" || ! -x "$DEST/kubelet" || ! -x "$DEST/kube-scheduler" ]]; then
-  d="$WORK/cluster-kubernetes-$K8S_VERSION"
-  rm -rf "$d" && mkdir -p "$d"
-  log "resolving k8s.io/kubernetes v$K8S_VERSION"
-  gomod="$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-  staging="$(awk '/^replace \(/{f=1;next} f&&/^\)/{f=0} f{print $1}' "$gomod" | grep '^k8s.io/' | sort -u)"
-  {
-    printf 'module poet-operator.dev/cluster/kubernetes\n\ngo 1.26\n\ngodebug default=go1.26\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' "$K8S_VERSION"
-    for m in $staging; do echo "	$m => $m v0.${K8S_VERSION#1.}"; done
-    echo ")"
-  } >"$d/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kubelet"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler"\n\t_ "k8s.io/kubernetes/cmd/kube-proxy"\n)\n' >"$d/tools.go"
-  (cd "$d" && go mod tidy >&2)
-  minor="${K8S_VERSION#1.}"; minor="${minor%%.*}"
-  ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-  done
-  for cmd in kubelet kube-scheduler kube-proxy; do
-    if [[ ! -x "$DEST/$cmd" ]]; then
-      log "building $cmd v$K8S_VERSION (the kubelet takes ~15 minutes cold on 2 cores)"
-      (cd "$d" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$DEST/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2)
-      mv "$DEST/$cmd.tmp" "$DEST/$cmd"
-    fi
-  done
+  # shellcheck source=hack/k8s-build.sh
+  source "$(dirname "$0")/../k8s-build.sh"
+  k8s_build "$WORK/cluster-kubernetes-$K8S_VERSION" poet-operator.dev/cluster/kubernetes "$DEST" kubelet kube-scheduler kube-proxy
 fi
 
 if [[ ! -x "$DEST/containerd" || ! -x "$DEST/containerd-shim-runc-v2" || ! -x "$DEST/ctr" ]]; then
