@@ -56,10 +56,29 @@ func Chain(x *[32]byte, n int) {
 	hashBlocks(x, b[:], n-1)
 }
 
-// Implementation names the kernel in use: "sha-ni" or "generic".
-func Implementation() string {
-	if useSHANI {
+// kernel identifies an implementation of hashBlocks.
+type kernel uint8
+
+const (
+	kernelGeneric kernel = iota // pure Go
+	kernelSHANI                 // amd64 SHA extensions
+	kernelBMI2                  // amd64 general-purpose registers with BMI2 RORX
+)
+
+func (k kernel) String() string {
+	switch k {
+	case kernelSHANI:
 		return "sha-ni"
+	case kernelBMI2:
+		return "bmi2"
+	default:
+		return "generic"
 	}
-	return "generic"
 }
+
+// active is the kernel hashBlocks uses: the first of kernels, the fastest this CPU can
+// run. Tests set it to each of kernels in turn.
+var active = kernels[0]
+
+// Implementation names the kernel in use: "sha-ni", "bmi2" or "generic".
+func Implementation() string { return active.String() }

@@ -2,26 +2,31 @@
 
 package chain
 
-// haveSHANI reports whether the CPU has the SHA extensions and the SSE levels the
-// kernel uses.
-var haveSHANI = detectSHANI()
+// kernels lists the kernels this CPU can run, fastest first; the generic one is last.
+var kernels = detectKernels()
 
-// useSHANI selects the SHA-NI kernel; tests clear it to exercise the generic one.
-var useSHANI = haveSHANI
-
-func detectSHANI() bool {
+func detectKernels() []kernel {
+	var ks []kernel
 	maxLeaf, _, _, _ := cpuid(0, 0)
-	if maxLeaf < 7 {
-		return false
+	if maxLeaf >= 7 {
+		_, _, ecx1, _ := cpuid(1, 0)
+		_, ebx7, _, _ := cpuid(7, 0)
+		const (
+			ssse3 = 1 << 9  // leaf 1 ECX
+			sse41 = 1 << 19 // leaf 1 ECX
+			bmi2  = 1 << 8  // leaf 7 EBX
+			sha   = 1 << 29 // leaf 7 EBX
+		)
+		if ecx1&ssse3 != 0 && ecx1&sse41 != 0 && ebx7&sha != 0 {
+			ks = append(ks, kernelSHANI)
+		}
+		// The BMI2 kernel uses only general-purpose registers (no OS-saved state) and,
+		// besides the amd64 baseline, only RORX.
+		if ebx7&bmi2 != 0 {
+			ks = append(ks, kernelBMI2)
+		}
 	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	_, ebx7, _, _ := cpuid(7, 0)
-	const (
-		ssse3 = 1 << 9  // leaf 1 ECX
-		sse41 = 1 << 19 // leaf 1 ECX
-		sha   = 1 << 29 // leaf 7 EBX
-	)
-	return ecx1&ssse3 != 0 && ecx1&sse41 != 0 && ebx7&sha != 0
+	return append(ks, kernelGeneric)
 }
 
 // cpuid executes CPUID with EAX=leaf, ECX=sub.
@@ -33,12 +38,20 @@ func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 //go:noescape
 func hashBlocksSHANI(out *[32]byte, p *byte, nblocks int, extra int)
 
+// hashBlocksBMI2 is hashBlocksSHANI for CPUs with BMI2 but without the SHA extensions.
+//
+//go:noescape
+func hashBlocksBMI2(out *[32]byte, p *byte, nblocks int, extra int)
+
 // hashBlocks computes SHA256^(1+extra) of the message padded into p (len(p) a nonzero
 // multiple of 64).
 func hashBlocks(out *[32]byte, p []byte, extra int) {
-	if useSHANI {
+	switch active {
+	case kernelSHANI:
 		hashBlocksSHANI(out, &p[0], len(p)/64, extra)
-		return
+	case kernelBMI2:
+		hashBlocksBMI2(out, &p[0], len(p)/64, extra)
+	default:
+		hashBlocksGeneric(out, p, extra)
 	}
-	hashBlocksGeneric(out, p, extra)
 }

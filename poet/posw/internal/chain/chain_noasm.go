@@ -2,11 +2,8 @@
 
 package chain
 
-// haveSHANI is false: the SHA-NI kernel exists only on amd64.
-const haveSHANI = false
-
-// useSHANI is never set without the SHA-NI kernel; tests clear it.
-var useSHANI = false
+// kernels has only the generic kernel: the assembly ones exist only on amd64.
+var kernels = []kernel{kernelGeneric}
 
 // hashBlocks computes SHA256^(1+extra) of the message padded into p (len(p) a nonzero
 // multiple of 64).
