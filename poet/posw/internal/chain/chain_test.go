@@ -9,17 +9,15 @@ import (
 	"testing"
 )
 
-// kernels runs f once per kernel available on this machine.
-func kernels(t testing.TB, f func(t testing.TB)) {
+// eachKernel runs f once per kernel available on this machine, with that kernel active.
+func eachKernel(t testing.TB, f func(t testing.TB)) {
 	t.Helper()
-	saved := useSHANI
-	defer func() { useSHANI = saved }()
-	if haveSHANI {
-		useSHANI = true
+	saved := active
+	defer func() { active = saved }()
+	for _, k := range kernels {
+		active = k
 		f(t)
 	}
-	useSHANI = false
-	f(t)
 }
 
 func stdChain(msg []byte, extra int) [32]byte {
@@ -53,7 +51,7 @@ func TestSum(t *testing.T) {
 			want[[2]int{i, extra}] = stdChain(m, extra)
 		}
 	}
-	kernels(t, func(tb testing.TB) {
+	eachKernel(t, func(tb testing.TB) {
 		var h Hasher
 		for i, m := range msgs {
 			for _, extra := range []int{0, 1, 2, 3, 399} {
@@ -91,7 +89,7 @@ func TestWriteUint64(t *testing.T) {
 
 func TestChain(t *testing.T) {
 	start := sha256.Sum256([]byte("chain"))
-	kernels(t, func(tb testing.TB) {
+	eachKernel(t, func(tb testing.TB) {
 		for _, n := range []int{0, 1, 2, 17, 400} {
 			x := start
 			Chain(&x, n)
@@ -112,7 +110,7 @@ func TestKnownAnswer(t *testing.T) {
 		msg[i] = byte(i)
 	}
 	const want = "47c40cc58fe073826e6e4cb5134e24986e3ca7c0ae7505d0a1ea69a6b32d3ead"
-	kernels(t, func(tb testing.TB) {
+	eachKernel(t, func(tb testing.TB) {
 		var h Hasher
 		h.Write(msg[:32])
 		h.WriteUint64(0)
@@ -142,7 +140,7 @@ func TestNegative(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	msg := make([]byte, 300)
-	kernels(t, func(tb testing.TB) {
+	eachKernel(t, func(tb testing.TB) {
 		var h Hasher
 		var out [32]byte
 		h.Write(msg)
@@ -162,14 +160,29 @@ func TestAllocs(t *testing.T) {
 }
 
 func TestImplementation(t *testing.T) {
-	want := "generic"
-	if haveSHANI {
-		want = "sha-ni"
-	}
-	if got := Implementation(); got != want {
+	if got, want := Implementation(), kernels[0].String(); got != want {
 		t.Fatalf("Implementation() = %q, want %q", got, want)
 	}
-	t.Logf("kernel: %s", Implementation())
+	if last := kernels[len(kernels)-1]; last != kernelGeneric {
+		t.Fatalf("last kernel %s, want generic", last)
+	}
+	t.Logf("kernels on this machine: %v, in use: %s", kernels, Implementation())
+}
+
+// TestKernelsDiffer guards against the tests above running one kernel several times: each
+// kernel switch must reach a different name, and every name must be known.
+func TestKernelsDiffer(t *testing.T) {
+	seen := make(map[string]bool)
+	eachKernel(t, func(tb testing.TB) {
+		name := Implementation()
+		if seen[name] {
+			tb.Fatalf("kernel %s listed twice", name)
+		}
+		seen[name] = true
+	})
+	if len(seen) != len(kernels) {
+		t.Fatalf("ran %d kernels, want %d", len(seen), len(kernels))
+	}
 }
 
 func FuzzSum(f *testing.F) {
@@ -181,7 +194,7 @@ func FuzzSum(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, extra uint8) {
 		e := int(extra % 9)
 		want := stdChain(data, e)
-		kernels(t, func(tb testing.TB) {
+		eachKernel(t, func(tb testing.TB) {
 			var h Hasher
 			h.Write(data)
 			var got [32]byte
@@ -195,20 +208,30 @@ func FuzzSum(f *testing.F) {
 
 // benchKernels runs f as a sub-benchmark per available kernel.
 func benchKernels(b *testing.B, f func(b *testing.B)) {
-	saved := useSHANI
-	defer func() { useSHANI = saved }()
-	if haveSHANI {
-		b.Run("sha-ni", func(b *testing.B) { useSHANI = true; f(b) })
+	saved := active
+	defer func() { active = saved }()
+	for _, k := range kernels {
+		b.Run(k.String(), func(b *testing.B) { active = k; f(b) })
 	}
-	b.Run("generic", func(b *testing.B) { useSHANI = false; f(b) })
 }
 
+// BenchmarkChain measures one chained compression per kernel, and crypto/sha256.Sum256 of
+// a 32-byte value (what the reference runs per step) as "stdlib".
 func BenchmarkChain(b *testing.B) {
 	const n = 4096
 	benchKernels(b, func(b *testing.B) {
 		var x [32]byte
 		for b.Loop() {
 			Chain(&x, n)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/compression")
+	})
+	b.Run("stdlib", func(b *testing.B) {
+		var x [32]byte
+		for b.Loop() {
+			for range n {
+				x = sha256.Sum256(x[:])
+			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/compression")
 	})
