@@ -73,5 +73,5 @@ func (h *Hasher) Merkle(out *Node, left, right []byte) {
 // speed bounds every label (LabelHashes compressions each).
 func Chain(x *Node, n int) { chain.Chain(x, n) }
 
-// Kernel names the SHA-256 implementation in use: "sha-ni", "bmi2" or "generic".
+// Kernel names the SHA-256 implementation in use: "sha-ni", "avx-bmi2" or "generic".
 func Kernel() string { return chain.Implementation() }

@@ -62,15 +62,15 @@ type kernel uint8
 const (
 	kernelGeneric kernel = iota // pure Go
 	kernelSHANI                 // amd64 SHA extensions
-	kernelBMI2                  // amd64 general-purpose registers with BMI2 RORX
+	kernelAVX                   // amd64 rounds with BMI2 RORX, schedule with AVX
 )
 
 func (k kernel) String() string {
 	switch k {
 	case kernelSHANI:
 		return "sha-ni"
-	case kernelBMI2:
-		return "bmi2"
+	case kernelAVX:
+		return "avx-bmi2"
 	default:
 		return "generic"
 	}
@@ -80,5 +80,5 @@ func (k kernel) String() string {
 // run. Tests set it to each of kernels in turn.
 var active = kernels[0]
 
-// Implementation names the kernel in use: "sha-ni", "bmi2" or "generic".
+// Implementation names the kernel in use: "sha-ni", "avx-bmi2" or "generic".
 func Implementation() string { return active.String() }

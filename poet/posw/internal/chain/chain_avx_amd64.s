@@ -1,0 +1,349 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// hashBlocksAVX is hashBlocksSHANI for CPUs without SHA-NI: the rounds on general-purpose
+// registers with BMI2 RORX (a rotate into another register), the message schedule four
+// words at a time in XMM registers with AVX.
+//
+// General-purpose registers: the state a..h is in AX, BX, CX, DX, R8, R9, R10, R11 at
+// round 0; each round renames them instead of moving them (the new a is the register that
+// held h, the new e the one that held d), so after 8 rounds the names are back in place.
+// SI and DI are temporaries. R12 and R14 take turns holding b^c for Maj: a round computes
+// a^b, which is the next round's b^c. R13 points at the W+K words of the current 16
+// rounds. BP and R15 are not used.
+//
+// XMM registers: X0..X3 hold the last 16 schedule words, four each, renamed like the
+// state (the group computed next replaces the oldest); X4..X8 are temporaries; X9 is the
+// byte-swap mask, X10 and X11 the padding words 8..15 of a chain step.
+//
+// The rounds run 16 per loop pass, short enough to run from the decoded-instruction cache;
+// unrolled 64 rounds are not, and then instruction decoding limits the speed.
+//
+// Frame: W+K for rounds 0..63, K0..63 (copied here so that one register addresses both),
+// the state to add back after the rounds, p, the blocks left and the chain steps left.
+#define FRAME_WK 0
+#define FRAME_K 256
+#define FRAME_H 512
+#define FRAME_P 544
+#define FRAME_NBLOCKS 552
+#define FRAME_EXTRA 560
+
+// SCHEDULE computes the schedule words W[t..t+3] (t relative to R13) into x0, from
+// x0..x3 = W[t-16..t-1] (oldest first), and stores W+K for them:
+// W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], where
+// σ0(x) = x>>7 ^ x<<25 ^ x>>18 ^ x<<14 ^ x>>3 and σ1(x) = ror17(x) ^ ror19(x) ^ x>>10,
+// the rotations of σ1 done as 64-bit shifts of a word copied into both halves. σ1 of
+// W[t] and W[t+1] need them first, so the four lanes are finished in two halves.
+#define SCHEDULE(t, x0, x1, x2, x3) \
+	VPALIGNR $4, x2, x3, X4; \
+	VPADDD   x0, X4, X4; \
+	VPALIGNR $4, x0, x1, X5; \
+	VPSRLD   $3, X5, X6; \
+	VPSRLD   $7, X5, X7; \
+	VPSLLD   $14, X5, X8; \
+	VPXOR    X7, X6, X6; \
+	VPXOR    X8, X6, X6; \
+	VPSRLD   $11, X7, X7; \
+	VPSLLD   $11, X8, X8; \
+	VPXOR    X7, X6, X6; \
+	VPXOR    X8, X6, X6; \
+	VPADDD   X6, X4, X4; \
+	VPSHUFD  $0xfa, x3, X5; \
+	VPSRLD   $10, X5, X6; \
+	VPSRLQ   $19, X5, X7; \
+	VPSRLQ   $17, X5, X5; \
+	VPXOR    X7, X5, X5; \
+	VPXOR    X5, X6, X6; \
+	VPSHUFD  $0x08, X6, X6; \
+	VPADDD   X6, X4, X8; \
+	VPSHUFD  $0x50, X8, X5; \
+	VPSRLD   $10, X5, X6; \
+	VPSRLQ   $19, X5, X7; \
+	VPSRLQ   $17, X5, X5; \
+	VPXOR    X7, X5, X5; \
+	VPXOR    X5, X6, X6; \
+	VPSHUFD  $0x80, X6, X6; \
+	VPADDD   X6, X4, X6; \
+	VPBLENDW $0xf0, X6, X8, x0; \
+	VPADDD   (FRAME_K+t*4)(R13), x0, X4; \
+	VMOVDQU  X4, (FRAME_WK+t*4)(R13)
+
+// ROUND runs round i (relative to R13): T1 = h + Σ1(e) + Ch(e,f,g) + K[i] + W[i],
+// d += T1, h = T1 + Σ0(a) + Maj(a,b,c). The caller renames the registers for the next
+// round. Ch(e,f,g) = ((f^g)&e)^g; Maj(a,b,c) = ((a^b)&(b^c))^b, with b^c in bc on entry
+// and a^b left in ab for the next round.
+#define ROUND(i, a, b, c, d, e, f, g, h, ab, bc) \
+	ADDL  (FRAME_WK+i*4)(R13), h; \
+	MOVL  f, SI; \
+	XORL  g, SI; \
+	ANDL  e, SI; \
+	XORL  g, SI; \
+	ADDL  SI, h; \
+	RORXL $6, e, SI; \
+	RORXL $11, e, DI; \
+	XORL  DI, SI; \
+	RORXL $25, e, DI; \
+	XORL  DI, SI; \
+	ADDL  SI, h; \
+	ADDL  h, d; \
+	RORXL $2, a, SI; \
+	RORXL $13, a, DI; \
+	XORL  DI, SI; \
+	RORXL $22, a, DI; \
+	XORL  DI, SI; \
+	ADDL  SI, h; \
+	MOVL  a, ab; \
+	XORL  b, ab; \
+	ANDL  ab, bc; \
+	XORL  b, bc; \
+	ADDL  bc, h
+
+// func hashBlocksAVX(out *[32]byte, p *byte, nblocks int, extra int)
+TEXT ·hashBlocksAVX(SB), 0, $568-32
+	MOVQ    p+8(FP), SI
+	MOVQ    SI, FRAME_P(SP)
+	MOVQ    nblocks+16(FP), SI
+	MOVQ    SI, FRAME_NBLOCKS(SP)
+	MOVQ    extra+24(FP), SI
+	MOVQ    SI, FRAME_EXTRA(SP)
+	LEAQ    consts<>(SB), SI
+	VMOVDQU 0(SI), X9
+	VMOVDQU 16(SI), X10
+	VMOVDQU 32(SI), X11
+	LEAQ    roundK<>(SB), SI
+	VMOVDQU 0(SI), X4
+	VMOVDQU X4, FRAME_K+0(SP)
+	VMOVDQU 16(SI), X4
+	VMOVDQU X4, FRAME_K+16(SP)
+	VMOVDQU 32(SI), X4
+	VMOVDQU X4, FRAME_K+32(SP)
+	VMOVDQU 48(SI), X4
+	VMOVDQU X4, FRAME_K+48(SP)
+	VMOVDQU 64(SI), X4
+	VMOVDQU X4, FRAME_K+64(SP)
+	VMOVDQU 80(SI), X4
+	VMOVDQU X4, FRAME_K+80(SP)
+	VMOVDQU 96(SI), X4
+	VMOVDQU X4, FRAME_K+96(SP)
+	VMOVDQU 112(SI), X4
+	VMOVDQU X4, FRAME_K+112(SP)
+	VMOVDQU 128(SI), X4
+	VMOVDQU X4, FRAME_K+128(SP)
+	VMOVDQU 144(SI), X4
+	VMOVDQU X4, FRAME_K+144(SP)
+	VMOVDQU 160(SI), X4
+	VMOVDQU X4, FRAME_K+160(SP)
+	VMOVDQU 176(SI), X4
+	VMOVDQU X4, FRAME_K+176(SP)
+	VMOVDQU 192(SI), X4
+	VMOVDQU X4, FRAME_K+192(SP)
+	VMOVDQU 208(SI), X4
+	VMOVDQU X4, FRAME_K+208(SP)
+	VMOVDQU 224(SI), X4
+	VMOVDQU X4, FRAME_K+224(SP)
+	VMOVDQU 240(SI), X4
+	VMOVDQU X4, FRAME_K+240(SP)
+	MOVL $0x6a09e667, AX
+	MOVL $0xbb67ae85, BX
+	MOVL $0x3c6ef372, CX
+	MOVL $0xa54ff53a, DX
+	MOVL $0x510e527f, R8
+	MOVL $0x9b05688c, R9
+	MOVL $0x1f83d9ab, R10
+	MOVL $0x5be0cd19, R11
+
+	// Each pass compresses one block: the next of the message while nblocks > 0, then
+	// the padded digest while extra > 0.
+loop:
+	CMPQ    FRAME_NBLOCKS(SP), $0
+	JLE     chainStep
+	DECQ    FRAME_NBLOCKS(SP)
+	MOVQ    FRAME_P(SP), SI
+	VMOVDQU 0(SI), X0
+	VPSHUFB X9, X0, X0
+	VMOVDQU 16(SI), X1
+	VPSHUFB X9, X1, X1
+	VMOVDQU 32(SI), X2
+	VPSHUFB X9, X2, X2
+	VMOVDQU 48(SI), X3
+	VPSHUFB X9, X3, X3
+	ADDQ    $64, SI
+	MOVQ    SI, FRAME_P(SP)
+	JMP     compress
+
+chainStep:
+	CMPQ FRAME_EXTRA(SP), $0
+	JLE  output
+	DECQ FRAME_EXTRA(SP)
+
+	// The message is the digest a..h, 0x80 and the bit length 256; the state restarts
+	// from the IV. (VPINSRD, not stores and a 16-byte load, which would wait for the
+	// stores to reach the cache: store forwarding takes one store per load.)
+	VMOVD   AX, X0
+	VPINSRD $1, BX, X0, X0
+	VPINSRD $2, CX, X0, X0
+	VPINSRD $3, DX, X0, X0
+	VMOVD   R8, X1
+	VPINSRD $1, R9, X1, X1
+	VPINSRD $2, R10, X1, X1
+	VPINSRD $3, R11, X1, X1
+	VMOVDQA X10, X2
+	VMOVDQA X11, X3
+	MOVL $0x6a09e667, AX
+	MOVL $0xbb67ae85, BX
+	MOVL $0x3c6ef372, CX
+	MOVL $0xa54ff53a, DX
+	MOVL $0x510e527f, R8
+	MOVL $0x9b05688c, R9
+	MOVL $0x1f83d9ab, R10
+	MOVL $0x5be0cd19, R11
+
+compress:
+	MOVL AX, FRAME_H+0(SP)
+	MOVL BX, FRAME_H+4(SP)
+	MOVL CX, FRAME_H+8(SP)
+	MOVL DX, FRAME_H+12(SP)
+	MOVL R8, FRAME_H+16(SP)
+	MOVL R9, FRAME_H+20(SP)
+	MOVL R10, FRAME_H+24(SP)
+	MOVL R11, FRAME_H+28(SP)
+	VPADDD  FRAME_K+0(SP), X0, X4
+	VMOVDQU X4, FRAME_WK+0(SP)
+	VPADDD  FRAME_K+16(SP), X1, X4
+	VMOVDQU X4, FRAME_WK+16(SP)
+	VPADDD  FRAME_K+32(SP), X2, X4
+	VMOVDQU X4, FRAME_WK+32(SP)
+	VPADDD  FRAME_K+48(SP), X3, X4
+	VMOVDQU X4, FRAME_WK+48(SP)
+	MOVL BX, R12
+	XORL CX, R12 // b^c for round 0
+	MOVQ SP, R13
+
+	// Rounds 0..47, 16 per pass, each group of 4 computing 4 words of the schedule.
+scheduleLoop:
+	SCHEDULE(16, X0, X1, X2, X3)
+	ROUND(0, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	ROUND(1, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	ROUND(2, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	ROUND(3, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
+	SCHEDULE(20, X1, X2, X3, X0)
+	ROUND(4, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	ROUND(5, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	ROUND(6, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	ROUND(7, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
+	SCHEDULE(24, X2, X3, X0, X1)
+	ROUND(8, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	ROUND(9, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	ROUND(10, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	ROUND(11, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
+	SCHEDULE(28, X3, X0, X1, X2)
+	ROUND(12, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	ROUND(13, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	ROUND(14, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	ROUND(15, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
+	ADDQ $64, R13
+	LEAQ (FRAME_WK+48*4)(SP), SI
+	CMPQ R13, SI
+	JNE  scheduleLoop
+
+	// Rounds 48..63.
+	ROUND(0, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	ROUND(1, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	ROUND(2, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	ROUND(3, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
+	ROUND(4, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	ROUND(5, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	ROUND(6, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	ROUND(7, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
+	ROUND(8, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	ROUND(9, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	ROUND(10, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	ROUND(11, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
+	ROUND(12, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	ROUND(13, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	ROUND(14, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	ROUND(15, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
+	ADDL FRAME_H+0(SP), AX
+	ADDL FRAME_H+4(SP), BX
+	ADDL FRAME_H+8(SP), CX
+	ADDL FRAME_H+12(SP), DX
+	ADDL FRAME_H+16(SP), R8
+	ADDL FRAME_H+20(SP), R9
+	ADDL FRAME_H+24(SP), R10
+	ADDL FRAME_H+28(SP), R11
+	JMP loop
+
+output:
+	MOVQ out+0(FP), SI
+	BSWAPL AX
+	MOVL   AX, 0(SI)
+	BSWAPL BX
+	MOVL   BX, 4(SI)
+	BSWAPL CX
+	MOVL   CX, 8(SI)
+	BSWAPL DX
+	MOVL   DX, 12(SI)
+	BSWAPL R8
+	MOVL   R8, 16(SI)
+	BSWAPL R9
+	MOVL   R9, 20(SI)
+	BSWAPL R10
+	MOVL   R10, 24(SI)
+	BSWAPL R11
+	MOVL   R11, 28(SI)
+	RET
+
+// 0: byte swap within each dword
+DATA consts<>+0(SB)/8, $0x0405060700010203
+DATA consts<>+8(SB)/8, $0x0c0d0e0f08090a0b
+// 16: chain step message words 8..11
+DATA consts<>+16(SB)/8, $0x0000000080000000
+DATA consts<>+24(SB)/8, $0x0000000000000000
+// 32: chain step message words 12..15
+DATA consts<>+32(SB)/8, $0x0000000000000000
+DATA consts<>+40(SB)/8, $0x0000010000000000
+GLOBL consts<>(SB), RODATA|NOPTR, $48
+
+// K0..63
+DATA roundK<>+0(SB)/8, $0x71374491428a2f98
+DATA roundK<>+8(SB)/8, $0xe9b5dba5b5c0fbcf
+DATA roundK<>+16(SB)/8, $0x59f111f13956c25b
+DATA roundK<>+24(SB)/8, $0xab1c5ed5923f82a4
+DATA roundK<>+32(SB)/8, $0x12835b01d807aa98
+DATA roundK<>+40(SB)/8, $0x550c7dc3243185be
+DATA roundK<>+48(SB)/8, $0x80deb1fe72be5d74
+DATA roundK<>+56(SB)/8, $0xc19bf1749bdc06a7
+DATA roundK<>+64(SB)/8, $0xefbe4786e49b69c1
+DATA roundK<>+72(SB)/8, $0x240ca1cc0fc19dc6
+DATA roundK<>+80(SB)/8, $0x4a7484aa2de92c6f
+DATA roundK<>+88(SB)/8, $0x76f988da5cb0a9dc
+DATA roundK<>+96(SB)/8, $0xa831c66d983e5152
+DATA roundK<>+104(SB)/8, $0xbf597fc7b00327c8
+DATA roundK<>+112(SB)/8, $0xd5a79147c6e00bf3
+DATA roundK<>+120(SB)/8, $0x1429296706ca6351
+DATA roundK<>+128(SB)/8, $0x2e1b213827b70a85
+DATA roundK<>+136(SB)/8, $0x53380d134d2c6dfc
+DATA roundK<>+144(SB)/8, $0x766a0abb650a7354
+DATA roundK<>+152(SB)/8, $0x92722c8581c2c92e
+DATA roundK<>+160(SB)/8, $0xa81a664ba2bfe8a1
+DATA roundK<>+168(SB)/8, $0xc76c51a3c24b8b70
+DATA roundK<>+176(SB)/8, $0xd6990624d192e819
+DATA roundK<>+184(SB)/8, $0x106aa070f40e3585
+DATA roundK<>+192(SB)/8, $0x1e376c0819a4c116
+DATA roundK<>+200(SB)/8, $0x34b0bcb52748774c
+DATA roundK<>+208(SB)/8, $0x4ed8aa4a391c0cb3
+DATA roundK<>+216(SB)/8, $0x682e6ff35b9cca4f
+DATA roundK<>+224(SB)/8, $0x78a5636f748f82ee
+DATA roundK<>+232(SB)/8, $0x8cc7020884c87814
+DATA roundK<>+240(SB)/8, $0xa4506ceb90befffa
+DATA roundK<>+248(SB)/8, $0xc67178f2bef9a3f7
+GLOBL roundK<>(SB), RODATA|NOPTR, $256
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL   $0, CX
+	XGETBV
+	MOVL   AX, eax+0(FP)
+	MOVL   DX, edx+4(FP)
+	RET
