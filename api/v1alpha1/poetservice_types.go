@@ -9,19 +9,26 @@ import (
 // PoetServiceSpec is the desired PoET service: its network timing, prover, registration
 // rules, storage, placement and exposure.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.genesisTime) || self.genesisTime == oldSelf.genesisTime",message="genesisTime is immutable: it defines the network"
+// +kubebuilder:validation:XValidation:rule="self.metrics.port != self.service.port && (!has(self.service.grpcPort) || self.metrics.port != self.service.grpcPort)",message="metrics.port must differ from service.port and service.grpcPort: the client Service carries all three"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout.registrationMargin) && !has(self.rollout.proofGrace) || (has(self.rollout.registrationMargin) ? duration(self.rollout.registrationMargin).getMilliseconds() : duration(self.round.cycleGap).getMilliseconds() / 4) + (has(self.rollout.proofGrace) ? duration(self.rollout.proofGrace).getMilliseconds() : duration(self.round.cycleGap).getMilliseconds() / 4) < duration(self.round.cycleGap).getMilliseconds()",message="rollout.registrationMargin plus rollout.proofGrace (each a quarter of round.cycleGap when unset) must be shorter than round.cycleGap, or no restart window is left"
 type PoetServiceSpec struct {
 	// Image is the poet container image. Empty means the operator's --poet-image.
 	// +optional
+	// +kubebuilder:validation:Pattern=`^\S*$`
 	Image string `json:"image,omitempty"`
 	// ImagePullPolicy of the poet container.
 	// +optional
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 	// ImagePullSecrets for the poet image.
 	// +optional
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 
-	// GenesisTime is the network's genesis; rounds are counted from it. Immutable.
+	// GenesisTime is the network's genesis, RFC 3339 (e.g. 2023-07-14T08:00:00Z); rounds
+	// are counted from it. From 1970 to before 2262 (rounds are counted in 64-bit
+	// nanoseconds). Immutable.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z') && self < timestamp('2262-01-01T00:00:00Z')",message="genesisTime must be from 1970-01-01 to before 2262-01-01: rounds are counted in 64-bit nanoseconds"
 	GenesisTime metav1.Time `json:"genesisTime"`
 	// Round is the round schedule. Immutable: a node whose phase shift differs exits.
 	// +required
@@ -40,6 +47,8 @@ type PoetServiceSpec struct {
 	// (base64 of 64 bytes, as POET_PRIVATE_KEY). When absent the operator generates a
 	// Secret once and never rewrites it; it follows storage.retentionPolicy.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="size(self.name) <= 253 && self.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="serviceKeySecretRef.name must be a Secret name (a DNS subdomain)"
+	// +kubebuilder:validation:XValidation:rule="self.key.matches('^[-._a-zA-Z0-9]+$') && size(self.key) <= 253",message="serviceKeySecretRef.key must be a Secret key: letters, digits, '-', '_' and '.'"
 	ServiceKeySecretRef *corev1.SecretKeySelector `json:"serviceKeySecretRef,omitempty"`
 
 	// Storage is the persistent volume holding the tree, registrations and proofs.
@@ -66,11 +75,19 @@ type PoetServiceSpec struct {
 	// +kubebuilder:default={}
 	Rollout RolloutSpec `json:"rollout,omitempty"`
 
-	// ExtraArgs are appended to the poet command line.
+	// ExtraArgs are appended to the poet command line. Flags the operator sets from the
+	// spec (genesis, round timing, directories, listeners, metrics port, config file) are
+	// refused: the operator schedules restarts and probes by them.
 	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.all(a, !a.matches('^--(configfile|genesis-time|poetdir|datadir|dbdir|logdir|rpclisten|restlisten|config-rpclisten|metrics-port|epoch-duration|phase-shift|cycle-gap)(=.*)?$') && !a.matches('^-[cbrw]'))",message="extraArgs must not set what the operator sets from the spec: --configfile, --genesis-time, --poetdir, --datadir, --dbdir, --logdir, --rpclisten, --restlisten, --config-rpclisten, --metrics-port, --epoch-duration, --phase-shift, --cycle-gap (or -c, -b, -r, -w)"
 	ExtraArgs []string `json:"extraArgs,omitempty"`
-	// ExtraEnv is added to the poet container's environment.
+	// ExtraEnv is added to the poet container's environment. POET_PRIVATE_KEY and
+	// POET_CPU_LIMIT_MILLIS are the operator's (set the key with serviceKeySecretRef).
 	// +optional
+	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !(e.name in ['POET_PRIVATE_KEY', 'POET_CPU_LIMIT_MILLIS']))",message="extraEnv must not set POET_PRIVATE_KEY (use serviceKeySecretRef) or POET_CPU_LIMIT_MILLIS (the operator sets it from the CPU limit)"
 	ExtraEnv []corev1.EnvVar `json:"extraEnv,omitempty"`
 }
 
@@ -79,16 +96,24 @@ type PoetServiceSpec struct {
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="round timing is immutable: it defines the network"
 // +kubebuilder:validation:XValidation:rule="duration(self.phaseShift) < duration(self.epochDuration)",message="phaseShift must be shorter than epochDuration"
 // +kubebuilder:validation:XValidation:rule="duration(self.cycleGap) < duration(self.epochDuration)",message="cycleGap must be shorter than epochDuration"
-// +kubebuilder:validation:XValidation:rule="duration(self.epochDuration) > duration('0s')",message="epochDuration must be positive"
 type RoundSpec struct {
 	// EpochDuration is the time between round starts (mainnet: 336h).
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) > duration('0s')",message="epochDuration must be a positive duration such as 5s, 1h30m or 336h"
 	EpochDuration metav1.Duration `json:"epochDuration"`
 	// PhaseShift is the time from genesis to round 0's start (mainnet: 240h).
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) >= duration('0s')",message="phaseShift must be a duration such as 0s, 30m or 12h"
 	PhaseShift metav1.Duration `json:"phaseShift"`
 	// CycleGap is the time between a round's end and the next round's start (mainnet: 12h).
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) >= duration('0s')",message="cycleGap must be a duration such as 0s, 30m or 12h"
 	CycleGap metav1.Duration `json:"cycleGap"`
 }
 
@@ -116,11 +141,15 @@ type ProverSpec struct {
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
 	CPUs int32 `json:"cpus,omitempty"`
 	// CheckpointInterval is the most prover work a crash can lose.
 	// +optional
 	// +kubebuilder:default="5s"
-	CheckpointInterval metav1.Duration `json:"checkpointInterval,omitempty"`
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) > duration('0s')",message="checkpointInterval must be a positive duration such as 5s, 1h30m or 336h"
+	CheckpointInterval metav1.Duration `json:"checkpointInterval,omitempty,omitzero"`
 	// Scheduling runs the prover thread under a real-time policy. Setting it adds exactly
 	// one capability, SYS_NICE, to the container, which the Pod Security "baseline" and
 	// "restricted" levels forbid: the namespace must allow "privileged". The poet refuses
@@ -150,9 +179,9 @@ type RegistrationSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=256
 	PowDifficulty int32 `json:"powDifficulty,omitempty"`
-	// MaxRoundMembers caps a round's members.
+	// MaxRoundMembers caps a round's members; the poet's default is 2^32.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	MaxRoundMembers *int64 `json:"maxRoundMembers,omitempty"`
 	// Certifier is the certifier nodes get certificates from.
 	// +optional
@@ -165,9 +194,11 @@ type RegistrationSpec struct {
 
 // CertifierSpec is a certifier advertised to nodes.
 type CertifierSpec struct {
-	// URL of the certifier service.
+	// URL of the certifier service: an absolute http or https URL.
 	// +required
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != ''",message="url must be an absolute http or https URL, e.g. https://certifier.example.com"
 	URL string `json:"url"`
 	// Pubkey is the certifier's ed25519 public key, standard base64 of 32 bytes.
 	// +required
@@ -177,6 +208,8 @@ type CertifierSpec struct {
 
 // TrustedKeysSource is exactly one of a ConfigMap or a Secret.
 // +kubebuilder:validation:XValidation:rule="has(self.configMap) != has(self.secret)",message="set exactly one of configMap and secret"
+// +kubebuilder:validation:XValidation:rule="!has(self.configMap) || size(self.configMap.name) <= 253 && self.configMap.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="configMap.name must be a ConfigMap name (a DNS subdomain)"
+// +kubebuilder:validation:XValidation:rule="!has(self.secret) || size(self.secret.name) <= 253 && self.secret.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="secret.name must be a Secret name (a DNS subdomain)"
 type TrustedKeysSource struct {
 	// ConfigMap holding *.key entries.
 	// +optional
@@ -202,9 +235,12 @@ type StorageSpec struct {
 	// Size of the volume; it can grow where the storage class allows expansion.
 	// +optional
 	// +kubebuilder:default="10Gi"
-	Size resource.Quantity `json:"size,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="size must be a positive quantity such as 10Gi"
+	Size resource.Quantity `json:"size,omitempty,omitzero"`
 	// StorageClassName of the volume; empty uses the cluster default.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="storageClassName must be a StorageClass name (a DNS subdomain)"
+	// +kubebuilder:validation:MaxLength=253
 	StorageClassName *string `json:"storageClassName,omitempty"`
 	// RetentionPolicy for the volume and the generated key when the PoetService goes.
 	// +optional
@@ -218,10 +254,12 @@ type ResourcesSpec struct {
 	// Memory for the pod (requests = limits).
 	// +optional
 	// +kubebuilder:default="2Gi"
-	Memory resource.Quantity `json:"memory,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="memory must be a positive quantity such as 2Gi"
+	Memory resource.Quantity `json:"memory,omitempty,omitzero"`
 	// ExtraCPUs are whole CPUs beyond the prover's, for registration and serving.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1024
 	ExtraCPUs int32 `json:"extraCPUs,omitempty"`
 }
 
@@ -229,19 +267,30 @@ type ResourcesSpec struct {
 type SchedulingSpec struct {
 	// NodeSelector, e.g. to target nodes with the static CPU manager.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="nodeSelector keys must be label keys such as poet.poet-operator.dev/static-cpu"
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	// Tolerations of the pod.
 	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.effect) || t.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (or empty for all)"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, (has(t.key) && t.key != '') || (has(t.operator) && t.operator == 'Exists'))",message="a toleration without a key must have operator Exists"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",message="a toleration with operator Exists must have no value"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",message="tolerationSeconds applies only to effect NoExecute"
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 	// Affinity of the pod.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 	// PriorityClassName of the pod.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="priorityClassName must be a PriorityClass name (a DNS subdomain)"
+	// +kubebuilder:validation:MaxLength=253
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
 // ServiceSpec exposes the REST API (and optionally gRPC).
+// +kubebuilder:validation:XValidation:rule="!has(self.grpcPort) || self.grpcPort != self.port",message="grpcPort must differ from port"
+// +kubebuilder:validation:XValidation:rule="!has(self.loadBalancerClass) || self.type == 'LoadBalancer'",message="loadBalancerClass applies only to type LoadBalancer"
 type ServiceSpec struct {
 	// Type of the client Service.
 	// +optional
@@ -250,9 +299,13 @@ type ServiceSpec struct {
 	Type corev1.ServiceType `json:"type,omitempty"`
 	// Annotations of the client Service.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be qualified names such as example.com/name"
 	Annotations map[string]string `json:"annotations,omitempty"`
-	// LoadBalancerClass of a LoadBalancer Service.
+	// LoadBalancerClass of a LoadBalancer Service, a qualified name such as example.com/lb.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!format.qualifiedName().validate(self).hasValue()",message="loadBalancerClass must be a qualified name such as example.com/lb"
+	// +kubebuilder:validation:MaxLength=317
 	LoadBalancerClass *string `json:"loadBalancerClass,omitempty"`
 	// Port the REST API is served on.
 	// +optional
@@ -269,11 +322,13 @@ type ServiceSpec struct {
 
 // MetricsSpec configures the ops port.
 type MetricsSpec struct {
-	// Port of /metrics, /healthz, /readyz and /status.
+	// Port of /metrics, /healthz, /readyz and /status. Not 8080, 50001 or 50002: the
+	// poet container's REST, configuration and gRPC listeners.
 	// +optional
 	// +kubebuilder:default=9100
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:validation:XValidation:rule="!(self in [8080, 50001, 50002])",message="port must not be 8080, 50001 or 50002: the poet container listens there for REST, configuration and gRPC"
 	Port int32 `json:"port,omitempty"`
 	// ServiceMonitor creates a prometheus-operator ServiceMonitor when its CRD exists.
 	// +optional
@@ -287,10 +342,16 @@ type RolloutSpec struct {
 	// RegistrationMargin before the next round start in which no restart happens.
 	// Default: a quarter of the cycle gap.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) >= duration('0s')",message="registrationMargin must be a duration such as 0s, 30m or 12h"
 	RegistrationMargin *metav1.Duration `json:"registrationMargin,omitempty"`
 	// ProofGrace after the round end to wait for the proof when status cannot be read.
 	// Default: a quarter of the cycle gap.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) >= duration('0s')",message="proofGrace must be a duration such as 0s, 30m or 12h"
 	ProofGrace *metav1.Duration `json:"proofGrace,omitempty"`
 }
 
