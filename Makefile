@@ -62,6 +62,7 @@ run-operator: manifests ## Run the operator against the current kubeconfig's clu
 .PHONY: test
 test: vet fmt-check $(KUSTOMIZE) $(HELM) ## Run every test: unit, property, crash, end-to-end, envtest, fuzz seeds, the differential tests against the reference, and the real-cluster suite.
 	$(HELM) lint --strict charts/poet-operator
+	$(MAKE) test-rules
 	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
 	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) $(GO) test -count=1 -timeout 20m ./...
 	cd hack/compat && $(GO) test -count=1 ./...
@@ -99,6 +100,10 @@ deploy: images $(HELM) ## Import the local images into the cluster and install o
 e2e: $(HELM) ## The real-cluster suite alone; starts and stops a cluster itself when none is up.
 	@mkdir -p $(BIN)
 	cd hack/cluster && HELM=$(HELM) $(GO) test -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee $(BIN)/e2e.log
+
+.PHONY: test-rules
+test-rules: ## Unit-test every alert of config/prometheus/poet_rules.yaml with promtool (poet_rules_test.yaml; installs Debian's prometheus package when promtool is missing).
+	hack/test-rules.sh
 
 .PHONY: test-short
 test-short: ## Run the quick subset of the unit tests.
