@@ -21,6 +21,7 @@ import (
 	rpprof "runtime/pprof"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +30,7 @@ import (
 	"github.com/poet-operator/poet-operator/poet/config"
 	"github.com/poet-operator/poet-operator/poet/cpuinfo"
 	"github.com/poet-operator/poet-operator/poet/identity"
+	"github.com/poet-operator/poet-operator/poet/internal/sighup"
 	"github.com/poet-operator/poet-operator/poet/placement"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/round"
@@ -39,6 +41,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "migrate" || os.Args[1] == "db") {
+		sighup.Reset() // one-shot commands end on a hangup, as commands do
+	}
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		os.Exit(migrateMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
@@ -103,6 +108,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	key, err := identity.Load(cfg.DataDir, string(cfg.PrivateKey))
 	if err != nil {
 		return fmt.Errorf("loading the service key: %w", err)
+	}
+	if err := checkSchedule(cfg, log); err != nil {
+		return err
 	}
 	cpu, err := cpuinfo.Detect("/", cfg.Service.CPULimitMillis) // before any thread moves
 	if err != nil {
@@ -189,11 +197,24 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { return registry.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return reloadOnHUP(gctx, registry, log) })
+	g.Go(func() error { return reloadOnHUP(gctx, sighup.C, registry, log) })
 	if cfg.Profile != "" {
 		g.Go(func() error { return servePprof(gctx, cfg.Profile) })
 	}
 	return g.Wait()
+}
+
+// checkSchedule records the round timing in a new data directory and refuses timing
+// other than the recorded one.
+func checkSchedule(cfg *config.Config, log *slog.Logger) error {
+	recorded, err := round.CheckSchedule(cfg.DataDir, cfg.Schedule(), time.Now())
+	if err != nil {
+		return err
+	}
+	if recorded {
+		log.Info("round schedule recorded in the data directory", "file", filepath.Join(cfg.DataDir, round.ScheduleFile))
+	}
+	return nil
 }
 
 // placeThreads gives the prover thread a CPU of its own (see package placement): it
@@ -224,11 +245,9 @@ func placeThreads(c config.ServiceConfig) (placement.Plan, error) {
 	return plan, nil
 }
 
-// reloadOnHUP reloads the trusted certifier keys on SIGHUP.
-func reloadOnHUP(ctx context.Context, r *registration.Registry, log *slog.Logger) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnHUP reloads the trusted certifier keys on each SIGHUP received on hup,
+// including one received before it ran.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, r *registration.Registry, log *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():

@@ -87,6 +87,9 @@ func migrateRun(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("loading the service key: %w", err)
 	}
+	if err := checkSchedule(cfg, log); err != nil {
+		return err
+	}
 	rc := cfg.Registration
 	registry, err := registration.Open(filepath.Join(cfg.DbDir, "registrations.db"), cfg.Schedule(), registration.Config{
 		PowDifficulty:   uint32(rc.PowDifficulty),
