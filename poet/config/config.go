@@ -88,6 +88,10 @@ type Config struct {
 	GRPCMaxMsgSize int `long:"grpc-max-msg-size" default:"268435456" description:"Maximum size in bytes of a gRPC message sent, e.g. a finished proof (not in the reference)"`
 	// GRPCMaxRecvMsgSize limits a gRPC message the service receives (our addition).
 	GRPCMaxRecvMsgSize int `long:"grpc-max-recv-msg-size" default:"4194304" description:"Maximum size in bytes of a gRPC message received; the reference's limit is 4 MiB (not in the reference)"`
+	// MaxConns limits each listener's open connections (our addition).
+	MaxConns int `long:"max-conns" default:"4096" description:"Maximum open connections on each listener, 0 for no limit (not in the reference)"`
+	// MaxConnsPerIP limits each listener's open connections from one address (our addition).
+	MaxConnsPerIP int `long:"max-conns-per-ip" default:"256" description:"Maximum open connections from one client address on each listener, 0 for no limit, e.g. behind a proxy that funnels all clients (not in the reference)"`
 	// ShutdownTimeout bounds a graceful shutdown (our addition).
 	ShutdownTimeout time.Duration `long:"shutdown-timeout" default:"20s" description:"How long a graceful shutdown may take (not in the reference)"`
 

@@ -74,6 +74,8 @@ func TestDefaults(t *testing.T) {
 		MaxRequestBytes:    1 << 20,
 		GRPCMaxMsgSize:     256 << 20,
 		GRPCMaxRecvMsgSize: 4 << 20,
+		MaxConns:           4096,
+		MaxConnsPerIP:      256,
 		ShutdownTimeout:    20 * time.Second,
 		Round:              RoundConfig{EpochDuration: 30 * time.Second, PhaseShift: 15 * time.Second, CycleGap: 10 * time.Second},
 		Registration: RegistrationConfig{
@@ -212,6 +214,8 @@ func TestEveryFlag(t *testing.T) {
 		{[]string{"--max-request-bytes", "512"}, func(c *Config) bool { return c.MaxRequestBytes == 512 }},
 		{[]string{"--grpc-max-msg-size", "1024"}, func(c *Config) bool { return c.GRPCMaxMsgSize == 1024 }},
 		{[]string{"--grpc-max-recv-msg-size", "2048"}, func(c *Config) bool { return c.GRPCMaxRecvMsgSize == 2048 }},
+		{[]string{"--max-conns", "0"}, func(c *Config) bool { return c.MaxConns == 0 }},
+		{[]string{"--max-conns-per-ip", "16"}, func(c *Config) bool { return c.MaxConnsPerIP == 16 }},
 		{[]string{"--shutdown-timeout", "1m"}, func(c *Config) bool { return c.ShutdownTimeout == time.Minute }},
 	}
 	for _, tt := range tests {
@@ -404,6 +408,8 @@ func TestValidate(t *testing.T) {
 		{name: "request bytes", modify: func(c *Config) { c.MaxRequestBytes = -5 }, want: "--max-request-bytes -5: must be positive"},
 		{name: "grpc msg size", modify: func(c *Config) { c.GRPCMaxMsgSize = 0 }, want: "--grpc-max-msg-size 0: must be positive"},
 		{name: "grpc recv msg size", modify: func(c *Config) { c.GRPCMaxRecvMsgSize = -1 }, want: "--grpc-max-recv-msg-size -1: must be positive"},
+		{name: "max conns", modify: func(c *Config) { c.MaxConns = -1 }, want: "--max-conns -1: must be 0 (no limit) or positive"},
+		{name: "max conns per ip", modify: func(c *Config) { c.MaxConnsPerIP = -2 }, want: "--max-conns-per-ip -2: must be 0 (no limit) or positive"},
 		{name: "shutdown timeout", modify: func(c *Config) { c.ShutdownTimeout = 0 }, want: "--shutdown-timeout 0s: must be positive"},
 		{name: "zero epoch", modify: func(c *Config) { c.Round.EpochDuration = 0 }, want: "--epoch-duration 0s: must be positive"},
 		{name: "phase shift = epoch", modify: func(c *Config) { c.Round.PhaseShift = 30 * time.Second }, want: "--phase-shift 30s: must be at least 0 and less than --epoch-duration 30s"},

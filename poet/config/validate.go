@@ -95,6 +95,12 @@ func (c *Config) Validate() error {
 	if c.GRPCMaxRecvMsgSize <= 0 {
 		bad("--grpc-max-recv-msg-size", c.GRPCMaxRecvMsgSize, "must be positive")
 	}
+	if c.MaxConns < 0 {
+		bad("--max-conns", c.MaxConns, "must be 0 (no limit) or positive")
+	}
+	if c.MaxConnsPerIP < 0 {
+		bad("--max-conns-per-ip", c.MaxConnsPerIP, "must be 0 (no limit) or positive")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout", c.ShutdownTimeout, "must be positive")
 	}

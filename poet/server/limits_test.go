@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,98 @@ func TestRESTRequestTimeout(t *testing.T) {
 			return
 		case <-tick.C:
 			conn.Write([]byte(" ")) // errors once the server has closed it; the reader reports
+		}
+	}
+}
+
+// dialFrom opens a TCP connection to addr from the local address ip (any of 127/8 on
+// loopback), so a test can be several clients.
+func dialFrom(t *testing.T, ip, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// askInfo sends GET /v1/info on c and returns the status code, or the error of a
+// connection the server closed without answering.
+func askInfo(c net.Conn) (int, error) {
+	c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(c, "GET /v1/info HTTP/1.1\r\nHost: poet\r\n\r\n"); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// One client's connections cannot take every slot of a listener: past its per-address
+// limit its new connections are closed unanswered, while another client's /v1/info is
+// answered; a slot freed is a slot to reuse. Past the listener's total, everyone waits.
+func TestConnectionLimits(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConns, cfg.MaxConnsPerIP = 6, 4
+	e := startWith(t, &fakeBackend{}, cfg)
+	addr := strings.TrimPrefix(e.base, "http://")
+
+	var held []net.Conn
+	for range 4 {
+		c := dialFrom(t, "127.0.0.1", addr)
+		if code, err := askInfo(c); err != nil || code != 200 {
+			t.Fatalf("connection %d of the first client: %d %v", len(held)+1, code, err)
+		}
+		held = append(held, c)
+	}
+	if code, err := askInfo(dialFrom(t, "127.0.0.1", addr)); err == nil {
+		t.Fatalf("a fifth connection from one address was answered (%d), want it closed", code)
+	}
+	if code, err := askInfo(dialFrom(t, "127.0.0.2", addr)); err != nil || code != 200 {
+		t.Fatalf("another client's /v1/info while the first holds its limit: %d %v", code, err)
+	}
+
+	// A closed connection frees its slot (the server sees the close asynchronously).
+	held[0].Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, err := askInfo(dialFrom(t, "127.0.0.1", addr))
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the freed slot was not reused: %d %v", code, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// 4 from .1 (three held, one reused), 1 from .2 and 1 from .3 fill the listener's 6.
+	if code, err := askInfo(dialFrom(t, "127.0.0.3", addr)); err != nil || code != 200 {
+		t.Fatalf("the sixth connection: %d %v", code, err)
+	}
+	if code, err := askInfo(dialFrom(t, "127.0.0.4", addr)); err == nil {
+		t.Fatalf("a connection past the listener's limit was answered (%d)", code)
+	}
+
+	resp, err := http.Get(e.ops + "/metrics") // its own listener, with its own slots
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	// Retries of the freed slot may have been refused too, so per_ip is at least 1.
+	for _, want := range []string{
+		`poet_server_connections\{listener="rest"\} 6\n`,
+		`poet_server_connections_rejected_total\{listener="rest",reason="per_ip"\} [1-9][0-9]*\n`,
+		`poet_server_connections_rejected_total\{listener="rest",reason="listener_full"\} 1\n`,
+	} {
+		if !regexp.MustCompile(want).Match(body) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

@@ -55,6 +55,13 @@ type Config struct {
 	// connection. Answers are not limited: a large proof takes what the client needs.
 	// Default 30 s.
 	RequestTimeout time.Duration
+	// MaxConns bounds the open connections of each listener; more are closed as they
+	// are accepted. Default 4096; negative means no limit.
+	MaxConns int
+	// MaxConnsPerIP bounds the open connections from one client address on each
+	// listener, so one client cannot take every slot. Default 256; negative means no
+	// limit (behind a proxy that funnels every client through one address).
+	MaxConnsPerIP int
 	// MaxRequestBytes bounds a REST request body; a longer one is 413. Default 1 MiB.
 	MaxRequestBytes int64
 	// ShutdownTimeout bounds a graceful stop; then connections are closed and Run
@@ -82,6 +89,7 @@ type Server struct {
 	grpcMetrics  *grpcprom.ServerMetrics
 	unary        grpc.UnaryServerInterceptor
 	httpRequests *prometheus.CounterVec
+	conns        connMetrics
 	httpDuration *prometheus.HistogramVec
 
 	mu        sync.Mutex
@@ -114,6 +122,8 @@ func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Ser
 	if cfg.MaxGRPCRecvMsgSize <= 0 {
 		cfg.MaxGRPCRecvMsgSize = 4 << 20
 	}
+	cfg.MaxConns = orDefault(cfg.MaxConns, 4096)
+	cfg.MaxConnsPerIP = orDefault(cfg.MaxConnsPerIP, 256)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -124,6 +134,7 @@ func New(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) *Ser
 		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 2, 16))))
 	s.unary = chainUnary(s.grpcMetrics.UnaryServerInterceptor(), s.logCalls)
 	s.gwService = &intercepted{svc: s.svc, unary: s.unary}
+	s.conns = newConnMetrics()
 	s.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "poet_http_requests_total", Help: "REST requests by HTTP status code.",
 	}, []string{"code"})
@@ -154,7 +165,7 @@ func (s *Server) Run(ctx context.Context) error {
 			s.reg.Unregister(c)
 		}
 	}()
-	for _, c := range []prometheus.Collector{s.grpcMetrics, s.httpRequests, s.httpDuration} {
+	for _, c := range []prometheus.Collector{s.grpcMetrics, s.httpRequests, s.httpDuration, s.conns.open, s.conns.rejected} {
 		if err := s.reg.Register(c); err != nil {
 			return fmt.Errorf("registering server metrics: %w", err)
 		}
@@ -168,29 +179,29 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	var lc net.ListenConfig
-	open := func(what, addr string) (net.Listener, error) {
+	open := func(what, name, addr string) (net.Listener, error) {
 		l, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("listening for %s on %s: %w", what, addr, err)
 		}
 		ls = append(ls, l)
-		return l, nil
+		return limitConns(l, name, max(s.cfg.MaxConns, 0), max(s.cfg.MaxConnsPerIP, 0), s.conns), nil
 	}
-	rpcL, err := open("gRPC", s.cfg.RPCListen)
+	rpcL, err := open("gRPC", "rpc", s.cfg.RPCListen)
 	if err != nil {
 		return err
 	}
-	restL, err := open("REST", s.cfg.RESTListen)
+	restL, err := open("REST", "rest", s.cfg.RESTListen)
 	if err != nil {
 		return err
 	}
-	cfgL, err := open("configuration gRPC", s.cfg.ConfigRPCListen)
+	cfgL, err := open("configuration gRPC", "config_rpc", s.cfg.ConfigRPCListen)
 	if err != nil {
 		return err
 	}
 	var opsL net.Listener
 	if s.cfg.MetricsListen != "" {
-		if opsL, err = open("ops HTTP", s.cfg.MetricsListen); err != nil {
+		if opsL, err = open("ops HTTP", "ops", s.cfg.MetricsListen); err != nil {
 			return err
 		}
 	}
@@ -268,6 +279,14 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.Join(errs...)
 	})
 	return g.Wait()
+}
+
+// orDefault is v, or def when v is zero.
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func serveGRPC(g *grpc.Server, l net.Listener) error {

@@ -184,6 +184,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxGRPCRecvMsgSize: cfg.GRPCMaxRecvMsgSize,
 		MaxGatewayRespSize: cfg.MaxGrpcRespSize,
 		MaxRequestBytes:    cfg.MaxRequestBytes,
+		MaxConns:           noLimitIfZero(cfg.MaxConns),
+		MaxConnsPerIP:      noLimitIfZero(cfg.MaxConnsPerIP),
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 	}, b, promReg, log.With("component", "server"))
 
@@ -202,6 +204,14 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		g.Go(func() error { return servePprof(gctx, cfg.Profile) })
 	}
 	return g.Wait()
+}
+
+// noLimitIfZero maps a flag's 0 (no limit) to the server's -1; its 0 means the default.
+func noLimitIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // checkSchedule records the round timing in a new data directory and refuses timing
