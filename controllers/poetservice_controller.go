@@ -63,6 +63,7 @@ type observed struct {
 	pending     bool
 	window      Window
 	stalled     string
+	noClaim     string
 	reconcileOK bool
 }
 
@@ -133,7 +134,7 @@ func (r *PoetServiceReconciler) serviceMonitor(ctx context.Context, ps *v1alpha1
 // service's identity and must match state.bin on the volume. Under Retain it has no
 // owner, so it outlives the PoetService like the volume and is adopted on re-creation.
 func (r *PoetServiceReconciler) ensureKey(ctx context.Context, ps *v1alpha1.PoetService) error {
-	if ps.Spec.ServiceKeySecretRef != nil {
+	if !specs.GeneratesKey(ps) {
 		return nil
 	}
 	var existing corev1.Secret
@@ -177,11 +178,28 @@ func (r *PoetServiceReconciler) applyStatefulSet(ctx context.Context, ps *v1alph
 		return err
 	}
 	obs.sts = desired
+	if c := ps.Spec.Storage.ExistingClaim; c != "" {
+		return r.checkClaim(ctx, ps, obs)
+	}
 	msg, err := r.growVolume(ctx, ps)
 	if msg != "" && obs.stalled == "" {
 		obs.stalled = msg
 	}
 	return err
+}
+
+// checkClaim reports an existing claim that is not there: the pod waits for it.
+func (r *PoetServiceReconciler) checkClaim(ctx context.Context, ps *v1alpha1.PoetService, obs *observed) error {
+	var pvc corev1.PersistentVolumeClaim
+	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: ps.Spec.Storage.ExistingClaim}, &pvc)
+	if apierrors.IsNotFound(err) {
+		obs.noClaim = fmt.Sprintf("storage.existingClaim %q does not exist in namespace %s; the pod waits for it", ps.Spec.Storage.ExistingClaim, ps.Namespace)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the existing claim: %w", err)
+	}
+	return nil
 }
 
 // volumeChange describes a volume claim template change a StatefulSet cannot take.
@@ -204,7 +222,7 @@ func volumeChange(cur, want []corev1.PersistentVolumeClaim) string {
 // class does not allow expansion) is returned as a Stalled message, not an error.
 func (r *PoetServiceReconciler) growVolume(ctx context.Context, ps *v1alpha1.PoetService) (string, error) {
 	var pvc corev1.PersistentVolumeClaim
-	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: "data-" + ps.Name + "-0"}, &pvc)
+	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: specs.ClaimName(ps)}, &pvc)
 	if apierrors.IsNotFound(err) {
 		return "", nil
 	} else if err != nil {
@@ -231,7 +249,7 @@ func (r *PoetServiceReconciler) growVolume(ctx context.Context, ps *v1alpha1.Poe
 // Changing the restart-now annotation changes the hash and restarts at once.
 func (r *PoetServiceReconciler) rollout(ctx context.Context, ps *v1alpha1.PoetService, obs *observed) error {
 	var pod corev1.Pod
-	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: ps.Name + "-0"}, &pod)
+	err := r.Get(ctx, client.ObjectKey{Namespace: ps.Namespace, Name: specs.PodName(ps)}, &pod)
 	if apierrors.IsNotFound(err) {
 		return nil
 	} else if err != nil {

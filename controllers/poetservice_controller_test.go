@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
@@ -444,4 +445,70 @@ func TestRetentionDelete(t *testing.T) {
 	}
 	eventually(t, "key deleted", gone("ephemeral-key", &corev1.Secret{}))
 	eventually(t, "volume deleted", gone("data-ephemeral-0", &corev1.PersistentVolumeClaim{}))
+}
+
+// A PoetService on an existing claim (a reference poet's volume): the StatefulSet owns
+// no claim and mounts it, no key is generated (the volume's key is the service's), a
+// missing claim is named in Ready, the claim cannot be swapped, and deleting the
+// PoetService under Delete leaves the user's claim alone.
+func TestExistingClaim(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(time.Time{})
+	ps := newPoetService("adopted", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
+	ps.Spec.Storage.ExistingClaim = "reference-poet-data"
+	ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
+	if err := k8s.Create(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	readyReason := func(want string) func() error {
+		return func() error {
+			var cur v1alpha1.PoetService
+			if err := get(ctx, "adopted", &cur); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionReady)
+			if c == nil || c.Reason != want {
+				return fmt.Errorf("Ready %+v, want reason %s", c, want)
+			}
+			return nil
+		}
+	}
+	eventually(t, "ExistingClaimNotFound", readyReason(v1alpha1.ReasonClaimNotFound))
+
+	var sts appsv1.StatefulSet
+	eventually(t, "StatefulSet", func() error { return get(ctx, "adopted", &sts) })
+	if len(sts.Spec.VolumeClaimTemplates) != 0 {
+		t.Fatalf("claim templates %v", sts.Spec.VolumeClaimTemplates)
+	}
+	if err := get(ctx, "adopted-key", &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a key Secret was generated for an existing claim (%v)", err)
+	}
+
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "reference-poet-data", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	if err := k8s.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	poke(t, "adopted")
+	eventually(t, "the claim found", readyReason(v1alpha1.ReasonPodNotReady)) // no kubelet here
+
+	err := update(t, "adopted", func(ps *v1alpha1.PoetService) { ps.Spec.Storage.ExistingClaim = "other" })
+	if err == nil || !strings.Contains(err.Error(), "existingClaim is immutable") {
+		t.Fatalf("changing the claim: %v", err)
+	}
+
+	if err := k8s.Delete(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "StatefulSet garbage-collected", func() error {
+		if err := get(ctx, "adopted", &appsv1.StatefulSet{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+	var kept corev1.PersistentVolumeClaim
+	if err := get(ctx, "reference-poet-data", &kept); err != nil || kept.DeletionTimestamp != nil {
+		t.Fatalf("the user's claim after deletion under Delete: %v %v", err, kept.DeletionTimestamp)
+	}
 }

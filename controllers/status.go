@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -113,6 +114,11 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 		ready, reason, msg = false, v1alpha1.ReasonReconcileError, reconcileErr.Error()
 	case obs.stalled != "":
 		ready, reason, msg = false, v1alpha1.ReasonVolumeChange, obs.stalled
+	case obs.noClaim != "":
+		ready, reason, msg = false, v1alpha1.ReasonClaimNotFound, obs.noClaim
+	case !podReady && obs.pod != nil && podExit(obs.pod) != "":
+		reason, msg = exitReason(podExit(obs.pod))
+		ready = false
 	case !podReady:
 		ready, reason, msg = false, v1alpha1.ReasonPodNotReady, "the poet pod is not ready"
 	case ps2 == nil:
@@ -129,6 +135,50 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 		set(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
 	}
 	return st
+}
+
+// podExit is the poet container's last words when it ended with an error and has not
+// run ready since: its termination message (the tail of its log).
+func podExit(p *corev1.Pod) string {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name != specs.ContainerName {
+			continue
+		}
+		for _, t := range []*corev1.ContainerStateTerminated{c.State.Terminated, c.LastTerminationState.Terminated} {
+			if t != nil && t.ExitCode != 0 {
+				if m := strings.TrimSpace(t.Message); m != "" {
+					return m
+				}
+				return fmt.Sprintf("exit code %d (%s)", t.ExitCode, t.Reason)
+			}
+		}
+	}
+	return ""
+}
+
+// exitReason classifies the poet's last words: the refusals that need a person get a
+// reason and advice of their own.
+func exitReason(words string) (reason, msg string) {
+	last := lastLine(words)
+	switch {
+	case strings.Contains(words, "private key mismatch"):
+		return v1alpha1.ReasonServiceKeyMismatch, "the poet refuses to start: the key it is given differs from the one in its data directory (data/state.bin), " +
+			"which is the service's identity and is never replaced. Point spec.serviceKeySecretRef at a Secret holding that key " +
+			"(tail -c 64 data/state.bin | base64 -w0), or with storage.existingClaim remove serviceKeySecretRef to use it. The poet said: " + last
+	case strings.Contains(words, "belongs to another round schedule"):
+		return v1alpha1.ReasonScheduleMismatch, "the poet refuses to start: its data directory was made under another genesis or round timing. The poet said: " + last
+	}
+	return v1alpha1.ReasonPoetExited, "the poet exited: " + last
+}
+
+// lastLine is the last non-empty line of s, at most 1,000 bytes of it.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if len(l) > 1000 {
+		l = l[len(l)-1000:]
+	}
+	return l
 }
 
 func podIsReady(p *corev1.Pod) bool {

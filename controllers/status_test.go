@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/poet-operator/poet-operator/api/v1alpha1"
+	"github.com/poet-operator/poet-operator/controllers/specs"
 	"github.com/poet-operator/poet-operator/poet/status"
 )
 
@@ -31,6 +33,50 @@ func TestCPUExclusiveConditionReason(t *testing.T) {
 		c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionCPUExclusive)
 		if c == nil || c.Status != tc.want || c.Reason != tc.reason || !strings.Contains(c.Message, tc.msg) {
 			t.Errorf("%+v: condition %+v", tc.st, c)
+		}
+	}
+}
+
+// A poet that exits is explained in Ready: a refused key or schedule by a reason of its
+// own with advice, anything else by its last words; a claim that is missing, by name.
+func TestReadyExplainsWhyThePoetDoesNotRun(t *testing.T) {
+	ps := newPoetService("exit", time.Now(), time.Hour, 30*time.Minute, 10*time.Minute)
+	crashed := func(msg string, code int32) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+			Name:                 specs.ContainerName,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Error", Message: msg}},
+		}}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		obs    observed
+		reason string
+		says   []string
+	}{
+		{"key", observed{pod: crashed("time=... level=INFO msg=x\ntime=... level=ERROR msg=\"poet stopped\" error=\"loading the service key: private key mismatch: POET_PRIVATE_KEY is not the key in /data/data/state.bin\"\n", 1)},
+			v1alpha1.ReasonServiceKeyMismatch, []string{"serviceKeySecretRef", "state.bin", "private key mismatch: POET_PRIVATE_KEY"}},
+		{"schedule", observed{pod: crashed(`{"level":"ERROR","msg":"poet stopped","error":"the data directory belongs to another round schedule: ..."}`, 1)},
+			v1alpha1.ReasonScheduleMismatch, []string{"another genesis", "belongs to another round schedule"}},
+		{"other", observed{pod: crashed("line one\nopening registrations: disk full\n", 1)},
+			v1alpha1.ReasonPoetExited, []string{"opening registrations: disk full"}},
+		{"killed without words", observed{pod: crashed("", 137)},
+			v1alpha1.ReasonPoetExited, []string{"exit code 137"}},
+		{"clean exit is not a crash", observed{pod: crashed("poet stopped", 0)},
+			v1alpha1.ReasonPodNotReady, nil},
+		{"missing claim", observed{noClaim: `storage.existingClaim "old" does not exist`},
+			v1alpha1.ReasonClaimNotFound, []string{`"old"`}},
+	} {
+		st := computeStatus(ps, &tc.obs, nil, time.Now())
+		c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tc.reason {
+			t.Errorf("%s: Ready %+v, want False/%s", tc.name, c, tc.reason)
+			continue
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(c.Message, s) {
+				t.Errorf("%s: %q does not say %q", tc.name, c.Message, s)
+			}
 		}
 	}
 }

@@ -26,6 +26,16 @@ const (
 	ReasonShared            = "Shared"
 	ReasonVolumeChange      = "VolumeChangeRejected"
 	ReasonReconcileError    = "ReconcileError"
+	// ReasonServiceKeyMismatch: the poet refuses to start because its key differs from
+	// the one in its data directory.
+	ReasonServiceKeyMismatch = "ServiceKeyMismatch"
+	// ReasonScheduleMismatch: the poet refuses to start because its data directory was
+	// made under another genesis or round timing.
+	ReasonScheduleMismatch = "ScheduleMismatch"
+	// ReasonPoetExited: the poet container ended with an error; the message is its last words.
+	ReasonPoetExited = "PoetExited"
+	// ReasonClaimNotFound: spec.storage.existingClaim names no claim.
+	ReasonClaimNotFound = "ExistingClaimNotFound"
 )
 
 // AnnotationRestartNow forces an emergency restart of the pod outside the safe window.

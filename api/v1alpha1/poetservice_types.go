@@ -231,6 +231,7 @@ const (
 )
 
 // StorageSpec is the data volume.
+// +kubebuilder:validation:XValidation:rule="(has(self.existingClaim) ? self.existingClaim : '') == (has(oldSelf.existingClaim) ? oldSelf.existingClaim : '')",message="storage.existingClaim is immutable: the volume holds the service's key and rounds"
 type StorageSpec struct {
 	// Size of the volume; it can grow where the storage class allows expansion.
 	// +optional
@@ -243,9 +244,22 @@ type StorageSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	StorageClassName *string `json:"storageClassName,omitempty"`
 	// RetentionPolicy for the volume and the generated key when the PoetService goes.
+	// An existing claim is never deleted.
 	// +optional
 	// +kubebuilder:default=Retain
 	RetentionPolicy RetentionPolicy `json:"retentionPolicy,omitempty"`
+	// ExistingClaim names a PersistentVolumeClaim in the namespace to use as the volume
+	// instead of creating one, e.g. a volume holding a reference poet's directory
+	// (data/ and db/ at its root): its rounds, members and proofs are imported at start.
+	// The key in the volume (data/state.bin) is then the service's identity: no key is
+	// generated, and a serviceKeySecretRef must hold the same key or the poet refuses to
+	// start (condition Ready=False, reason ServiceKeyMismatch). size and
+	// storageClassName do not apply; the operator never resizes or deletes the claim.
+	// Immutable.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="existingClaim must be a PersistentVolumeClaim name (a DNS subdomain)"
+	ExistingClaim string `json:"existingClaim,omitempty"`
 }
 
 // ResourcesSpec sizes the pod. CPU requests equal limits (prover.cpus + extraCPUs whole

@@ -228,3 +228,49 @@ func TestProverSchedulingCapability(t *testing.T) {
 		}
 	}
 }
+
+// An existing claim is mounted as the data volume; the StatefulSet owns no claim, and
+// the key is the volume's unless a Secret is named.
+func TestExistingClaim(t *testing.T) {
+	ps := fixtures()["dev"]
+	ps.Spec.ServiceKeySecretRef = nil
+	ps.Spec.Storage.ExistingClaim = "reference-poet"
+	sts := StatefulSet(ps, opts)
+	if len(sts.Spec.VolumeClaimTemplates) != 0 {
+		t.Fatalf("claim templates %v with an existing claim", sts.Spec.VolumeClaimTemplates)
+	}
+	if ClaimName(ps) != "reference-poet" || GeneratesKey(ps) {
+		t.Fatalf("claim %q, generates a key %v", ClaimName(ps), GeneratesKey(ps))
+	}
+	pod := sts.Spec.Template.Spec
+	var mounted bool
+	for _, v := range pod.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			if v.PersistentVolumeClaim.ClaimName != "reference-poet" || v.Name != pod.Containers[0].VolumeMounts[0].Name ||
+				pod.Containers[0].VolumeMounts[0].MountPath != DataPath {
+				t.Fatalf("volume %+v mounts %+v", v, pod.Containers[0].VolumeMounts)
+			}
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Fatalf("no claim among the volumes %+v", pod.Volumes)
+	}
+	for _, e := range pod.Containers[0].Env {
+		if e.Name == KeyEnv {
+			t.Fatalf("%s set from %+v: the volume's key must win", KeyEnv, e.ValueFrom)
+		}
+	}
+
+	ps.Spec.ServiceKeySecretRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "mine"}, Key: "k"}
+	env := StatefulSet(ps, opts).Spec.Template.Spec.Containers[0].Env
+	if env[0].Name != KeyEnv || env[0].ValueFrom.SecretKeyRef.Name != "mine" || GeneratesKey(ps) {
+		t.Fatalf("with serviceKeySecretRef: env %+v", env)
+	}
+
+	own := fixtures()["dev"]
+	own.Spec.ServiceKeySecretRef = nil
+	if ClaimName(own) != "data-"+own.Name+"-0" || !GeneratesKey(own) || len(StatefulSet(own, opts).Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("own volume: claim %q generates %v", ClaimName(own), GeneratesKey(own))
+	}
+}

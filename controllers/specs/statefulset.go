@@ -24,8 +24,8 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 // nonRoot is the distroless nonroot user.
 const nonRoot = 65532
 
-// containerName is the poet container's name in the pod.
-const containerName = "poet"
+// ContainerName is the poet container's name in the pod.
+const ContainerName = "poet"
 
 // terminationGrace covers the poet's shutdown timeout (20 s) and a final checkpoint.
 const terminationGrace = 60
@@ -38,13 +38,39 @@ func Image(ps *v1alpha1.PoetService, o Options) string {
 	return o.DefaultImage
 }
 
-// KeyRef is where the pod reads POET_PRIVATE_KEY: the user's Secret or the generated one.
-func KeyRef(ps *v1alpha1.PoetService) corev1.SecretKeySelector {
+// KeyRef is where the pod reads POET_PRIVATE_KEY: the user's Secret or the generated
+// one; nil when the key is the one in an existing claim's data directory.
+func KeyRef(ps *v1alpha1.PoetService) *corev1.SecretKeySelector {
 	if r := ps.Spec.ServiceKeySecretRef; r != nil {
-		return *r
+		return r
 	}
-	return corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: KeySecretName(ps)}, Key: KeyEnv}
+	if !GeneratesKey(ps) {
+		return nil
+	}
+	return &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: KeySecretName(ps)}, Key: KeyEnv}
 }
+
+// GeneratesKey reports whether the operator generates the service key: when none is
+// given and the volume is its own. An existing claim brings its key in
+// data/state.bin (the poet creates one there if it holds none).
+func GeneratesKey(ps *v1alpha1.PoetService) bool {
+	return ps.Spec.ServiceKeySecretRef == nil && ps.Spec.Storage.ExistingClaim == ""
+}
+
+// PodName is the name of the PoetService's one pod.
+func PodName(ps *v1alpha1.PoetService) string { return ps.Name + "-0" }
+
+// ClaimName is the name of the pod's volume claim: the existing one, or the one the
+// StatefulSet makes from its template.
+func ClaimName(ps *v1alpha1.PoetService) string {
+	if c := ps.Spec.Storage.ExistingClaim; c != "" {
+		return c
+	}
+	return claimTemplate + "-" + PodName(ps)
+}
+
+// claimTemplate is the volume claim template's name, and the pod's data volume's.
+const claimTemplate = "data"
 
 // CPUs is the pod's whole-CPU request and limit.
 func CPUs(ps *v1alpha1.PoetService) int64 {
@@ -69,7 +95,7 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 		pod.Annotations = map[string]string{}
 	}
 	pod.Annotations[AnnotationInputHash] = hash
-	return &appsv1.StatefulSet{
+	sts := &appsv1.StatefulSet{
 		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
 		ObjectMeta: meta(ps, ps.Name),
 		Spec: appsv1.StatefulSetSpec{
@@ -83,16 +109,20 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 			},
 			Template: pod,
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: SelectorLabels(ps)},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					StorageClassName: s.Storage.StorageClassName,
-					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
-				},
-			}},
 		},
 	}
+	if s.Storage.ExistingClaim != "" {
+		return sts // the pod template mounts the claim; the StatefulSet owns none
+	}
+	sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
+		ObjectMeta: metav1.ObjectMeta{Name: claimTemplate, Labels: SelectorLabels(ps)},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: s.Storage.StorageClassName,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+		},
+	}}
+	return sts
 }
 
 // PodTemplate is the poet pod: Guaranteed QoS with whole CPUs for the static CPU
@@ -114,7 +144,7 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 		}
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "data", MountPath: DataPath},
+		{Name: claimTemplate, MountPath: DataPath},
 		{Name: "config", MountPath: ConfigPath, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
@@ -122,6 +152,10 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(ps)}}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	if c := s.Storage.ExistingClaim; c != "" {
+		volumes = append(volumes, corev1.Volume{Name: claimTemplate, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c}}})
 	}
 	if tk := s.Registration.TrustedKeys; tk != nil {
 		v := corev1.Volume{Name: "trusted-keys"}
@@ -133,15 +167,17 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 		volumes = append(volumes, v)
 		mounts = append(mounts, corev1.VolumeMount{Name: "trusted-keys", MountPath: TrustedPath, ReadOnly: true})
 	}
-	keyRef := KeyRef(ps)
-	env := append([]corev1.EnvVar{
-		{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &keyRef}},
+	var env []corev1.EnvVar
+	if keyRef := KeyRef(ps); keyRef != nil {
+		env = append(env, corev1.EnvVar{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: keyRef}})
+	}
+	env = append(append(env,
 		// The kubelet removes the CFS quota of containers with exclusive CPUs (v1.33 on):
 		// the poet learns its CPU limit from here to judge its cpuset. Divisor 1m keeps a
 		// fractional limit visible (the default divisor 1 rounds it up).
-		{Name: cpuinfo.LimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-			ContainerName: containerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
-	}, s.ExtraEnv...)
+		corev1.EnvVar{Name: cpuinfo.LimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: ContainerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
+	), s.ExtraEnv...)
 	args := append([]string{"--configfile=" + ConfigPath + "/poet.conf"}, s.ExtraArgs...)
 	ports := []corev1.ContainerPort{
 		{Name: "rest", ContainerPort: RESTPort, Protocol: corev1.ProtocolTCP},
@@ -168,7 +204,7 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 				FSGroup: ptr.To[int64](nonRoot), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
-				Name:            containerName,
+				Name:            ContainerName,
 				Image:           Image(ps, o),
 				ImagePullPolicy: s.ImagePullPolicy,
 				Args:            args,
@@ -179,6 +215,9 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 				ReadinessProbe:  probe("/readyz", 5),
 				StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}}, PeriodSeconds: 5, FailureThreshold: 120},
 				VolumeMounts:    mounts,
+				// The poet's last log lines say why it stopped (a key or schedule it
+				// refuses); the operator reads them into the Ready condition.
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
 					Capabilities: capabilities(ps),
