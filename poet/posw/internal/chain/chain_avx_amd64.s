@@ -18,7 +18,8 @@
 // byte-swap mask, X10 and X11 the padding words 8..15 of a chain step.
 //
 // The rounds run 16 per loop pass, short enough to run from the decoded-instruction cache;
-// unrolled 64 rounds are not, and then instruction decoding limits the speed.
+// unrolled 64 rounds are not, and then instruction decoding limits the speed. The loop
+// starts on a 32-byte boundary, the unit of that cache.
 //
 // Frame: W+K for rounds 0..63, K0..63 (copied here so that one register addresses both),
 // the state to add back after the rounds, p, the blocks left and the chain steps left.
@@ -29,13 +30,15 @@
 #define FRAME_NBLOCKS 552
 #define FRAME_EXTRA 560
 
-// SCHEDULE computes the schedule words W[t..t+3] (t relative to R13) into x0, from
-// x0..x3 = W[t-16..t-1] (oldest first), and stores W+K for them:
+// SCHEDULE0..3 compute the schedule words W[t..t+3] (t relative to R13) into x0, from
+// x0..x3 = W[t-16..t-1] (oldest first), and store W+K for them:
 // W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], where
 // σ0(x) = x>>7 ^ x<<25 ^ x>>18 ^ x<<14 ^ x>>3 and σ1(x) = ror17(x) ^ ror19(x) ^ x>>10,
 // the rotations of σ1 done as 64-bit shifts of a word copied into both halves. σ1 of
-// W[t] and W[t+1] need them first, so the four lanes are finished in two halves.
-#define SCHEDULE(t, x0, x1, x2, x3) \
+// W[t] and W[t+1] need them first, so the four lanes are finished in two halves. It is
+// split into four parts, SCHEDULE0..3, one before each of four rounds, so that the
+// vector and scalar instructions come interleaved; X4..X8 carry over between parts.
+#define SCHEDULE0(t, x0, x1, x2, x3) \
 	VPALIGNR $4, x2, x3, X4; \
 	VPADDD   x0, X4, X4; \
 	VPALIGNR $4, x0, x1, X5; \
@@ -43,7 +46,9 @@
 	VPSRLD   $7, X5, X7; \
 	VPSLLD   $14, X5, X8; \
 	VPXOR    X7, X6, X6; \
-	VPXOR    X8, X6, X6; \
+	VPXOR    X8, X6, X6
+
+#define SCHEDULE1(t, x0, x1, x2, x3) \
 	VPSRLD   $11, X7, X7; \
 	VPSLLD   $11, X8, X8; \
 	VPXOR    X7, X6, X6; \
@@ -51,7 +56,9 @@
 	VPADDD   X6, X4, X4; \
 	VPSHUFD  $0xfa, x3, X5; \
 	VPSRLD   $10, X5, X6; \
-	VPSRLQ   $19, X5, X7; \
+	VPSRLQ   $19, X5, X7
+
+#define SCHEDULE2(t, x0, x1, x2, x3) \
 	VPSRLQ   $17, X5, X5; \
 	VPXOR    X7, X5, X5; \
 	VPXOR    X5, X6, X6; \
@@ -59,7 +66,9 @@
 	VPADDD   X6, X4, X8; \
 	VPSHUFD  $0x50, X8, X5; \
 	VPSRLD   $10, X5, X6; \
-	VPSRLQ   $19, X5, X7; \
+	VPSRLQ   $19, X5, X7
+
+#define SCHEDULE3(t, x0, x1, x2, x3) \
 	VPSRLQ   $17, X5, X5; \
 	VPXOR    X7, X5, X5; \
 	VPXOR    X5, X6, X6; \
@@ -221,26 +230,39 @@ compress:
 	MOVQ SP, R13
 
 	// Rounds 0..47, 16 per pass, each group of 4 computing 4 words of the schedule.
+	PCALIGN $32
 scheduleLoop:
-	SCHEDULE(16, X0, X1, X2, X3)
+	SCHEDULE0(16, X0, X1, X2, X3)
 	ROUND(0, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	SCHEDULE1(16, X0, X1, X2, X3)
 	ROUND(1, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	SCHEDULE2(16, X0, X1, X2, X3)
 	ROUND(2, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	SCHEDULE3(16, X0, X1, X2, X3)
 	ROUND(3, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
-	SCHEDULE(20, X1, X2, X3, X0)
+	SCHEDULE0(20, X1, X2, X3, X0)
 	ROUND(4, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	SCHEDULE1(20, X1, X2, X3, X0)
 	ROUND(5, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	SCHEDULE2(20, X1, X2, X3, X0)
 	ROUND(6, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	SCHEDULE3(20, X1, X2, X3, X0)
 	ROUND(7, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
-	SCHEDULE(24, X2, X3, X0, X1)
+	SCHEDULE0(24, X2, X3, X0, X1)
 	ROUND(8, AX, BX, CX, DX, R8, R9, R10, R11, R14, R12)
+	SCHEDULE1(24, X2, X3, X0, X1)
 	ROUND(9, R11, AX, BX, CX, DX, R8, R9, R10, R12, R14)
+	SCHEDULE2(24, X2, X3, X0, X1)
 	ROUND(10, R10, R11, AX, BX, CX, DX, R8, R9, R14, R12)
+	SCHEDULE3(24, X2, X3, X0, X1)
 	ROUND(11, R9, R10, R11, AX, BX, CX, DX, R8, R12, R14)
-	SCHEDULE(28, X3, X0, X1, X2)
+	SCHEDULE0(28, X3, X0, X1, X2)
 	ROUND(12, R8, R9, R10, R11, AX, BX, CX, DX, R14, R12)
+	SCHEDULE1(28, X3, X0, X1, X2)
 	ROUND(13, DX, R8, R9, R10, R11, AX, BX, CX, R12, R14)
+	SCHEDULE2(28, X3, X0, X1, X2)
 	ROUND(14, CX, DX, R8, R9, R10, R11, AX, BX, R14, R12)
+	SCHEDULE3(28, X3, X0, X1, X2)
 	ROUND(15, BX, CX, DX, R8, R9, R10, R11, AX, R12, R14)
 	ADDQ $64, R13
 	LEAQ (FRAME_WK+48*4)(SP), SI
