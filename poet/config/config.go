@@ -162,6 +162,10 @@ type ServiceConfig struct {
 	CheckpointInterval time.Duration `long:"checkpoint-interval" default:"5s" description:"How often the prover checkpoints (not in the reference)"`
 	// ProverCPU is the CPU the prover thread owns, -1 to choose one (our addition).
 	ProverCPU int `long:"prover-cpu" default:"-1" description:"The CPU the prover thread runs on alone; -1 chooses one (the highest whose SMT siblings can stay idle); with one CPU nothing is pinned (not in the reference)"`
+	// ProverInProcess keeps the prover in the service's process even when it has a CPU
+	// of its own (our addition); by default each round's prover runs in a process of
+	// its own, alone on that CPU.
+	ProverInProcess bool `long:"prover-in-process" description:"Keep each round's prover in the service's process; by default, when the prover has a CPU of its own, it runs in a process of its own there, where registration cannot delay it (not in the reference)"`
 	// ProverSched is the prover thread's scheduling policy (our addition).
 	ProverSched string `long:"prover-sched" default:"other" choice:"other" choice:"fifo" choice:"rr" description:"The prover thread's scheduling policy; fifo and rr need CAP_SYS_NICE (not in the reference)"`
 	// ProverPriority is the real-time priority for fifo and rr (our addition).

@@ -58,6 +58,9 @@ type Config struct {
 	// ProverThread, when set, runs first on each round's prover thread (see
 	// prover.Config.OnThread): the CPU placement and scheduling policy.
 	ProverThread func() error
+	// RunProver, when set, runs a round's prover instead of prover.Run, e.g. in a
+	// process of its own (prover.RunProcess).
+	RunProver func(ctx context.Context, cfg prover.Config) (*prover.Result, error)
 	// ProverThreadDone, when set, runs after each round's prover thread has exited:
 	// undoing the placement until the next round.
 	ProverThreadDone func() error
@@ -308,7 +311,11 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		Logger:             e.log.With("round", n),
 	}
 	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End, "lps", lps, "lpsSource", source, "diskLayers", cfg.DiskLayers)
-	res, err := prover.Run(ctx, cfg)
+	run := prover.Run
+	if e.cfg.RunProver != nil {
+		run = e.cfg.RunProver
+	}
+	res, err := run(ctx, cfg)
 	if e.cfg.ProverThreadDone != nil {
 		if derr := e.cfg.ProverThreadDone(); derr != nil {
 			e.log.Warn("undoing the prover's CPU placement", "error", derr)

@@ -41,6 +41,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == workerCommand {
+		os.Exit(workerMain())
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "migrate" || os.Args[1] == "db") {
 		sighup.Reset() // one-shot commands end on a hangup, as commands do
 	}
@@ -140,6 +143,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	runProver, proverThread, err := proverRunner(cfg, plan)
+	if err != nil {
+		return err
+	}
 	engine := round.New(round.Config{
 		Schedule:           sched,
 		DataDir:            cfg.DataDir,
@@ -149,7 +156,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TreeFileBuffer:     cfg.Service.TreeFileBufferSize,
 		CheckpointInterval: cfg.Service.CheckpointInterval,
 		DisableWorker:      cfg.DisableWorker,
-		ProverThread:       plan.PinThread,
+		ProverThread:       proverThread,
+		RunProver:          runProver,
 		ProverThreadDone:   plan.Release,
 	}, registry, log.With("component", "round"))
 	promReg.MustRegister(round.NewCollector(engine))

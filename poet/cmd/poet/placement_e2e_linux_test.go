@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,8 +22,10 @@ import (
 	"github.com/poet-operator/poet-operator/poet/status"
 )
 
-// The running service pins its prover thread (the round.tid thread) to the CPU /status
-// names, under the asked-for policy, and every other thread runs on the other CPUs.
+// The running service runs its prover (the round.tid thread) in a prover process whose
+// threads all run on the CPU /status names, the prover thread under the asked-for
+// policy, and every thread of the service itself runs on the other CPUs. The prover
+// process dies with the service.
 func TestPlacementEndToEnd(t *testing.T) {
 	allowed, err := placement.Allowed()
 	if err != nil || len(allowed) < 2 {
@@ -58,37 +61,29 @@ func TestPlacementEndToEnd(t *testing.T) {
 	}
 	proverTID, _ := strconv.Atoi(string(b))
 	pid := p.cmd.Process.Pid
-	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
-	if err != nil {
-		t.Fatal(err)
+	// The prover runs in a process of its own, started by the service: every thread of
+	// it on the prover's CPU, every thread of the service on the others.
+	worker, _ := strconv.Atoi(procField(t, fmt.Sprintf("/proc/%d/status", proverTID), "Tgid"))
+	if worker == pid || procField(t, fmt.Sprintf("/proc/%d/status", worker), "PPid") != strconv.Itoa(pid) {
+		t.Fatalf("the prover thread %d is in process %d, not in a prover process of the service %d", proverTID, worker, pid)
 	}
-	seenProver := false
-	for _, e := range tasks {
-		s, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + e.Name() + "/status")
+	check := func(proc int, want string) int {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc))
 		if err != nil {
-			continue
+			t.Fatal(err)
 		}
-		var list string
-		for line := range strings.Lines(string(s)) {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-				list = strings.TrimSpace(v)
+		for _, e := range tasks {
+			list := procField(t, fmt.Sprintf("/proc/%d/task/%s/status", proc, e.Name()), "Cpus_allowed_list")
+			if list != want {
+				t.Errorf("thread %s of process %d runs on %q, want %q", e.Name(), proc, list, want)
 			}
 		}
-		tid, _ := strconv.Atoi(e.Name())
-		if tid == proverTID {
-			seenProver = true
-			if list != strconv.Itoa(*st.ProverCPU) {
-				t.Errorf("the prover thread %d runs on %q, want %d", tid, list, *st.ProverCPU)
-			}
-			if s, err := placement.ThreadSched(tid); err != nil || s.String() != want {
-				t.Errorf("the prover thread runs %v %v, want %s", s, err, want)
-			}
-		} else if list != st.OtherCPUs {
-			t.Errorf("thread %d runs on %q, want %q", tid, list, st.OtherCPUs)
-		}
+		return len(tasks)
 	}
-	if !seenProver {
-		t.Fatalf("no thread %d in process %d", proverTID, pid)
+	workerThreads := check(worker, strconv.Itoa(*st.ProverCPU))
+	serviceThreads := check(pid, st.OtherCPUs)
+	if s, err := placement.ThreadSched(proverTID); err != nil || s.String() != want {
+		t.Errorf("the prover thread runs %v %v, want %s", s, err, want)
 	}
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -103,7 +98,41 @@ func TestPlacementEndToEnd(t *testing.T) {
 	if !strings.Contains(p.log.String(), `"proverCPU":`+strconv.Itoa(*st.ProverCPU)) {
 		t.Errorf("the start log lacks the placement:\n%s", p.log)
 	}
-	t.Logf("prover thread %d on CPU %d (%s), %d threads on %s", proverTID, *st.ProverCPU, want, len(tasks)-1, st.OtherCPUs)
+	t.Logf("prover thread %d on CPU %d (%s) in prover process %d (%d threads); the service's %d threads on %s",
+		proverTID, *st.ProverCPU, want, worker, workerThreads, serviceThreads, st.OtherCPUs)
+
+	// The prover process dies with the service: no prover outlives the process that
+	// would resume its round.
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", worker)); os.IsNotExist(err) {
+			break
+		}
+		if z := procField(t, fmt.Sprintf("/proc/%d/status", worker), "State"); strings.HasPrefix(z, "Z") {
+			break // dead, waiting to be reaped by init
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the prover process %d outlived the killed service", worker)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procField is one field of a /proc status file, "" when the file or field is gone.
+func procField(t *testing.T, path, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // Asking for a real-time policy without CAP_SYS_NICE fails at start with a clear error.
