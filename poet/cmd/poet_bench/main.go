@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -78,7 +79,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.UintVar(&o.memory, "memory", prover.DefaultMemoryLayers, "number of top tree layers kept in memory")
 	fs.IntVar(&o.fileBuffer, "tree-file-buffer", prover.DefaultTreeFileBuffer, "write buffer per layer file, in bytes")
 	fs.DurationVar(&o.checkpoint, "checkpoint-interval", prover.DefaultCheckpointInterval, "most work a crash can lose")
-	fs.IntVar(&o.cpu, "cpu", -1, "pin the prover thread to this CPU and every other thread to the remaining ones, as the service does (-1: no pinning)")
+	fs.IntVar(&o.cpu, "cpu", -1, "run on this CPU alone with one P, as the service's prover process does (-1: no pinning)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -128,8 +129,8 @@ func run(ctx context.Context, o *options) error {
 	return bench(ctx, o, plan.PinThread)
 }
 
-// place applies --cpu as the service places its prover: every thread moves to the other
-// CPUs and the prover thread pins itself to --cpu when it starts.
+// place applies --cpu as the service places its prover process: every thread of this
+// process on --cpu, one P, the prover thread pinned there too when it starts.
 func place(o *options) (placement.Plan, error) {
 	none := placement.Plan{Prover: -1}
 	if o.cpu < 0 {
@@ -139,22 +140,18 @@ func place(o *options) (placement.Plan, error) {
 	if err != nil {
 		return none, fmt.Errorf("--cpu: %w", err)
 	}
-	if len(allowed) == 1 && allowed[0] == o.cpu {
-		fmt.Fprintf(o.stdout, "prover thread on CPU %d, the only one allowed: nothing to move\n", o.cpu)
-		return none, nil
+	if !slices.Contains(allowed, o.cpu) {
+		return none, fmt.Errorf("--cpu: CPU %d is not among the process's CPUs %s", o.cpu, placement.FormatList(allowed))
 	}
-	plan, err := placement.Choose(allowed, o.cpu, placement.Siblings("/", allowed))
-	if err != nil {
-		return none, fmt.Errorf("--cpu: %w", err)
-	}
+	plan := placement.Plan{Allowed: []int{o.cpu}, Prover: o.cpu, Rest: []int{o.cpu}}
 	if err := plan.ConfineProcess(); err != nil {
 		return none, err
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(plan.GoMaxProcs(runtime.GOMAXPROCS(0)))
+		runtime.GOMAXPROCS(1)
 	}
-	fmt.Fprintf(o.stdout, "prover thread on CPU %d, idle siblings %q, other threads on %s\n",
-		plan.Prover, placement.FormatList(plan.Idle), placement.FormatList(plan.Rest))
+	fmt.Fprintf(o.stdout, "prover thread on CPU %d with every other thread of the process, GOMAXPROCS %d, as the service's prover process\n",
+		o.cpu, runtime.GOMAXPROCS(0))
 	return plan, nil
 }
 
