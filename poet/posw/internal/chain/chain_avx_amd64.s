@@ -17,9 +17,9 @@
 // state (the group computed next replaces the oldest); X4..X8 are temporaries; X9 is the
 // byte-swap mask, X10 and X11 the padding words 8..15 of a chain step.
 //
-// The rounds run 16 per loop pass, short enough to run from the decoded-instruction cache;
-// unrolled 64 rounds are not, and then instruction decoding limits the speed. The loop
-// starts on a 32-byte boundary, the unit of that cache.
+// The rounds run 16 per loop pass, short enough to run from the decoded-uop cache; 64
+// unrolled rounds (about 2,000 uops) would not fit and would run from the legacy decoders.
+// The loop starts on a 32-byte boundary, the unit of that cache.
 //
 // Frame: W+K for rounds 0..63, K0..63 (copied here so that one register addresses both),
 // the state to add back after the rounds, p, the blocks left and the chain steps left.
