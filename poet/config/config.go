@@ -76,8 +76,10 @@ type Config struct {
 	RawRESTListener string `long:"restlisten" short:"w" default:"localhost:8080" description:"The host:port the REST gateway listens on"`
 	// MetricsPort, when set, serves /metrics on all interfaces at this port.
 	MetricsPort *uint16 `long:"metrics-port" description:"The port to serve Prometheus metrics on, on all interfaces" default-mask:"disabled"`
-	// MaxGrpcRespSize is the REST gateway's limit on a gRPC response it receives.
-	MaxGrpcRespSize int `long:"max-grpc-resp-size" default:"8388608" description:"Maximum size in bytes of a gRPC response the REST gateway accepts"`
+	// MaxGrpcRespSize is the reference's limit on a gRPC response its REST gateway
+	// receives. Accepted so reference configurations load; unused, because the gateway
+	// here calls the service in-process and proofs are served from their rendered JSON.
+	MaxGrpcRespSize int `long:"max-grpc-resp-size" default:"8388608" description:"Accepted for compatibility with the reference's configuration; unused: no REST response is limited"`
 	// CPUProfile, when set, is a file to write a CPU profile to.
 	CPUProfile string `long:"cpuprofile" description:"Write a CPU profile to this file"`
 	// Profile, when set, is the port of an HTTP pprof server.

@@ -34,9 +34,6 @@ func NewHasher(stmt []byte) *Hasher {
 	return &Hasher{stmt: append([]byte(nil), stmt...)}
 }
 
-// Statement returns the statement the Hasher is keyed by.
-func (h *Hasher) Statement() []byte { return h.stmt }
-
 // Label computes the label of leaf i from the parked nodes of the tree that has i leaves.
 func (h *Hasher) Label(out *Node, i uint64, parked *Parked) {
 	h.h.Reset()

@@ -17,13 +17,7 @@ func NewMemoryLayers(min uint) *MemoryLayers {
 	return &MemoryLayers{min: min}
 }
 
-// Min is the lowest height kept.
-func (m *MemoryLayers) Min() uint { return m.min }
-
-// Count is the number of nodes kept at a height.
-func (m *MemoryLayers) Count(height uint) uint64 { return m.counts[height] }
-
-// AppendNode keeps a node of a height at or above Min; lower ones are ignored.
+// AppendNode keeps a node of a height at or above the lowest kept; lower ones are ignored.
 func (m *MemoryLayers) AppendNode(height uint, n *Node) {
 	if height < m.min {
 		return

@@ -31,8 +31,8 @@ func GenerateProof(h *Hasher, r NodeReader, n uint64) (*Proof, error) {
 		return nil, fmt.Errorf("a proof needs at least %d leaves, the tree has %d", T, n)
 	}
 	t := &paddedTree{h: h, r: r, n: n}
-	var root Node
-	if err := t.node(Height(n), 0, &root); err != nil {
+	root, err := t.root()
+	if err != nil {
 		return nil, fmt.Errorf("computing root: %w", err)
 	}
 	idx := FiatShamir(root[:], n, T)

@@ -39,9 +39,6 @@ func ResumeBuilder(h *Hasher, sink NodeSink, leaves uint64, parked *Parked) *Bui
 // Leaves is the number of leaves added so far.
 func (b *Builder) Leaves() uint64 { return b.leaves }
 
-// Parked returns the parked nodes of the current tree (see Parked).
-func (b *Builder) Parked() *Parked { return &b.parked }
-
 // AddLeaf computes the next label and adds it, completing the nodes above it.
 func (b *Builder) AddLeaf() {
 	var n Node
@@ -112,8 +109,12 @@ func Root(h *Hasher, r NodeReader, n uint64) (Node, error) {
 	if n == 0 {
 		return Node{}, fmt.Errorf("a tree needs at least one leaf")
 	}
-	t := &paddedTree{h: h, r: r, n: n}
+	return (&paddedTree{h: h, r: r, n: n}).root()
+}
+
+// root is the node at the top of the padded tree.
+func (t *paddedTree) root() (Node, error) {
 	var root Node
-	err := t.node(Height(n), 0, &root)
+	err := t.node(Height(t.n), 0, &root)
 	return root, err
 }

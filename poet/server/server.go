@@ -45,11 +45,6 @@ type Config struct {
 	// under a kilobyte, so a large limit only lets unauthenticated callers make the
 	// process allocate. Default 4 MiB, the reference's (grpc-go's) limit.
 	MaxGRPCRecvMsgSize int
-	// MaxGatewayRespSize is the reference's --max-grpc-resp-size, its gateway's receive
-	// limit. The gateway here calls the service in-process and finished proofs are
-	// served from their rendered JSON, so no REST response is limited; it is accepted
-	// for configuration compatibility and unused.
-	MaxGatewayRespSize int
 	// RequestTimeout bounds reading a whole HTTP request, headers and body (a
 	// registration is under a kilobyte), so a body sent a byte a second cannot hold a
 	// connection. Answers are not limited: a large proof takes what the client needs.

@@ -190,7 +190,6 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MetricsListen:      metricsListen,
 		MaxGRPCMsgSize:     cfg.GRPCMaxMsgSize,
 		MaxGRPCRecvMsgSize: cfg.GRPCMaxRecvMsgSize,
-		MaxGatewayRespSize: cfg.MaxGrpcRespSize,
 		MaxRequestBytes:    cfg.MaxRequestBytes,
 		MaxConns:           noLimitIfZero(cfg.MaxConns),
 		MaxConnsPerIP:      noLimitIfZero(cfg.MaxConnsPerIP),
