@@ -6,7 +6,10 @@
 # noisy neighbour would be. Leaves/s come from each server's poet_round_leaves_total{id="0"}:
 # idle (IDLE seconds with no traffic), then loaded (from the moment poet_load has prepared
 # its requests and starts sending to the moment it is done). "kept" is loaded/idle; ours
-# must keep at least MIN_KEPT in every run.
+# must keep at least MIN_KEPT in every run. Two more columns split "kept": the share of
+# wall time the prover thread (round.tid) spent on a CPU (/proc/<tid>/schedstat), which is
+# the scheduling the server controls, and the leaves per CPU-second it kept, which falls
+# when the hardware under the prover's CPU is shared (SMT siblings, a VM's vCPUs).
 #
 # Our server places its own threads (the prover on one CPU, the rest elsewhere); the
 # reference does not. Run it with nothing else busy (see /tmp/bench.lock in the helper
@@ -67,6 +70,7 @@ serve() {
     --restlisten "$rest" --rpclisten "127.0.0.1:$(port)" --config-rpclisten "127.0.0.1:$(port)" \
     --metrics-port "$mport" "$@" >"$dir/log" 2>&1 &
   PID=$!
+  DIR="$dir"
   URL="http://$rest"
   METRICS="http://127.0.0.1:$mport"
   LOG="$dir/log"
@@ -78,6 +82,17 @@ serve() {
 }
 
 rate() { awk -v l0="$1" -v t0="$2" -v l1="$3" -v t1="$4" 'BEGIN { printf "%d\n", (l1-l0)/(t1-t0) }'; }
+
+# cputime prints the prover thread's time on a CPU so far, in ns (/proc/<tid>/schedstat),
+# from the round.tid both servers write; 0 when unknown.
+cputime() {
+  local tid
+  tid="$(cat "$DIR/data/round.tid" 2>/dev/null || true)"
+  awk '{ print $1; found=1 } END { if (!found) print 0 }' "/proc/$tid/schedstat" 2>/dev/null || echo 0
+}
+# share prints CPU time over wall time; per prints leaves per CPU-second.
+share() { awk -v c0="$1" -v t0="$2" -v c1="$3" -v t1="$4" 'BEGIN { printf "%.3f\n", (c1-c0)/1e9/(t1-t0) }'; }
+per() { awk -v l0="$1" -v c0="$2" -v l1="$3" -v c1="$4" 'BEGIN { if (c1 > c0) printf "%d\n", (l1-l0)/((c1-c0)/1e9); else print 0 }'; }
 
 declare -a ROWS
 fail=0
@@ -100,33 +115,38 @@ for r in $(seq "$RUNS"); do
     done
     [[ "$(leaves)" -gt 0 ]] || { echo "$name: round 0 does not execute:"; cat "$LOG"; exit 1; }
     sleep 3
-    l0=$(leaves); t0=$(now)
+    l0=$(leaves); c0=$(cputime); t0=$(now)
     sleep "$IDLE"
-    l1=$(leaves); t1=$(now)
+    l1=$(leaves); c1=$(cputime); t1=$(now)
     idle=$(rate "$l0" "$t0" "$l1" "$t1")
-    ls=""; ts=""; regs=""
+    idleShare=$(share "$c0" "$t0" "$c1" "$t1"); idlePer=$(per "$l0" "$c0" "$l1" "$c1")
+    ls=""; ts=""; cs=""; regs=""
     while IFS= read -r line; do
       case "$line" in
-        prepared*) ls=$(leaves); ts=$(now) ;;
+        prepared*) ls=$(leaves); cs=$(cputime); ts=$(now) ;;
         registrations/s:*) regs="${line#registrations/s: }" ;;
       esac
     done < <(taskset -c "$LOAD_CPU" "$BIN/poet_load" --url "$URL" -c "$CLIENTS" -n "$COUNT")
-    le=$(leaves); te=$(now)
+    le=$(leaves); ce=$(cputime); te=$(now)
     loaded=$(rate "$ls" "$ts" "$le" "$te")
+    stormShare=$(share "$cs" "$ts" "$ce" "$te"); stormPer=$(per "$ls" "$cs" "$le" "$ce")
     secs=$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b-a }')
     kept=$(awk -v a="$loaded" -v b="$idle" 'BEGIN { printf "%.3f", a/b }')
+    perKept=$(awk -v a="$stormPer" -v b="$idlePer" 'BEGIN { if (b > 0) printf "%.3f", a/b; else print "-" }')
     placement="$(grep -o 'proverCPU=[-0-9]* idleCPUs=[^ ]* otherCPUs=[^ ]*' "$LOG" | head -1 || true)"
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-    echo "run $r $name: idle $idle leaves/s, storm $loaded leaves/s over ${secs}s at $regs registrations/s, kept $kept ${placement:+($placement)}"
-    ROWS+=("| $r | $name | $idle | $loaded | $regs | $kept |")
+    echo "run $r $name: idle $idle leaves/s, storm $loaded leaves/s over ${secs}s at $regs registrations/s, kept $kept;" \
+      "prover thread on a CPU $idleShare of the time idle, $stormShare in the storm; leaves per CPU-second $idlePer idle, $stormPer in the storm ($perKept)" \
+      "${placement:+($placement)}"
+    ROWS+=("| $r | $name | $idle | $loaded | $regs | $kept | $idleShare / $stormShare | $perKept |")
     if [[ $name == ours ]] && awk -v k="$kept" -v m="$MIN_KEPT" 'BEGIN { exit !(k < m) }'; then
       fail=1
     fi
   done
 done
 echo
-echo "| run | server | idle leaves/s | leaves/s in the storm | registrations/s | kept |"
-echo "|---|---|---|---|---|---|"
+echo "| run | server | idle leaves/s | leaves/s in the storm | registrations/s | kept | prover on a CPU, idle / storm | leaves per CPU-second kept |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 if [[ $fail == 1 ]]; then
