@@ -341,6 +341,13 @@ func (r *Registry) Run(ctx context.Context) error {
 
 // Close commits what is queued and closes the store. Later calls return ErrClosed
 // (Close itself returns nil again).
+// Open reports whether the store is open (Close not called).
+func (r *Registry) Open() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.closed
+}
+
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	if r.closed {

@@ -72,9 +72,10 @@ type Engine struct {
 	reg Registry
 	log *slog.Logger
 
-	mu        sync.Mutex
-	executing *execution
-	lastProof *proofInfo
+	mu         sync.Mutex
+	recovering bool // from New until the rounds of an earlier run are published or resumed
+	executing  *execution
+	lastProof  *proofInfo
 	lps       uint64 // the leaves/s sizing the next or executing round
 	lpsSource string
 }
@@ -100,7 +101,27 @@ func New(cfg Config, reg Registry, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, reg: reg, log: log}
+	return &Engine{cfg: cfg, reg: reg, log: log, recovering: true}
+}
+
+// ErrRecovering is Ready's answer while the engine is taking over the rounds of an
+// earlier run: publishing finished proofs, rebuilding the proof of a round that ended
+// meanwhile, or reopening the tree of the round that was executing.
+var ErrRecovering = errors.New("recovering the rounds of an earlier run")
+
+// Ready is nil once the engine runs its schedule: before Run, and while Run publishes
+// or rebuilds earlier proofs, it is ErrRecovering; a round resumed after a restart
+// counts as running once its tree is open again (its leaves show in the progress).
+func (e *Engine) Ready() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.recovering {
+		return nil
+	}
+	if x := e.executing; x != nil && x.progress.Leaves() > 0 && e.cfg.Now().Before(e.cfg.Schedule.RoundEnd(x.round)) {
+		return nil
+	}
+	return ErrRecovering
 }
 
 // Snapshot is the engine's state for status and metrics.
@@ -168,6 +189,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
+	e.recovering = false
+	e.mu.Unlock()
 	for {
 		n := max(next, e.cfg.Schedule.OpenRound(e.cfg.Now()))
 		if err := e.sleepUntil(ctx, e.cfg.Schedule.RoundStart(n)); err != nil {

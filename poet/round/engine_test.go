@@ -211,9 +211,22 @@ func TestRestartResumesExecutingRound(t *testing.T) {
 		t.Fatalf("checkpoint: %v %+v", err, st)
 	}
 	e2 := New(engineConfig(dir, s), reg, nil)
+	if err := e2.Ready(); !errors.Is(err, ErrRecovering) {
+		t.Fatalf("Ready before Run: %v, want ErrRecovering", err)
+	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go func() { done <- e2.Run(ctx2) }()
+	// Ready once the resumed tree is open (leaves counted), or once the round, if it
+	// ended meanwhile on a slow machine, is published; never before either.
+	for deadline := time.Now().Add(time.Minute); e2.Ready() != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready a minute after the restart")
+		}
+	}
+	if _, err := reg.Proof(0); e2.Snapshot().Leaves == 0 && err != nil {
+		t.Fatal("ready before the resumed round counted a leaf or was published")
+	}
 	p := waitProof(t, reg, 0)
 	checkProof(t, p)
 	if p.Leaves <= st.Execution.NumLeaves {

@@ -106,9 +106,14 @@ func (b *backend) Status() status.Status {
 	return st
 }
 
+// Ready is nil while registrations can be taken and the rounds of an earlier run are
+// taken over: the store is open and the engine is not recovering.
 func (b *backend) Ready() error {
 	if b.registry == nil || b.engine == nil {
 		return errors.New("not started")
 	}
-	return nil
+	if !b.registry.Open() {
+		return errors.New("the registration store is closed")
+	}
+	return b.engine.Ready()
 }
