@@ -231,7 +231,7 @@ const (
 )
 
 // StorageSpec is the data volume.
-// +kubebuilder:validation:XValidation:rule="(has(self.existingClaim) ? self.existingClaim : '') == (has(oldSelf.existingClaim) ? oldSelf.existingClaim : '')",message="storage.existingClaim is immutable: the volume holds the service's key and rounds"
+// +kubebuilder:validation:XValidation:rule="has(self.existingClaim) == has(oldSelf.existingClaim) && (!has(self.existingClaim) || self.existingClaim == oldSelf.existingClaim)",message="storage.existingClaim is immutable: the volume holds the service's key and rounds"
 type StorageSpec struct {
 	// Size of the volume; it can grow where the storage class allows expansion.
 	// +optional

@@ -76,8 +76,8 @@ type Engine struct {
 	recovering bool // from New until the rounds of an earlier run are published or resumed
 	executing  *execution
 	lastProof  *proofInfo
-	lps       uint64 // the leaves/s sizing the next or executing round
-	lpsSource string
+	lps        uint64 // the leaves/s sizing the next or executing round
+	lpsSource  string
 }
 
 type execution struct {
