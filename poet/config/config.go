@@ -164,6 +164,9 @@ type ServiceConfig struct {
 	CheckpointInterval time.Duration `long:"checkpoint-interval" default:"5s" description:"How often the prover checkpoints (not in the reference)"`
 	// ProverCPU is the CPU the prover thread owns, -1 to choose one (our addition).
 	ProverCPU int `long:"prover-cpu" default:"-1" description:"The CPU the prover thread runs on alone; -1 chooses one (the highest whose SMT siblings can stay idle); with one CPU nothing is pinned (not in the reference)"`
+	// Calibration is how long to measure the prover before the first round when
+	// neither --lps nor an earlier measurement tells its rate (our addition).
+	Calibration time.Duration `long:"calibrate" default:"0s" description:"Before the first round, when neither --lps nor an earlier round tells the prover's rate, measure it for this long on the prover's CPU (only where it ends 30 s before the round starts; 0 disables) (not in the reference)"`
 	// ProverInProcess keeps the prover in the service's process even when it has a CPU
 	// of its own (our addition); by default each round's prover runs in a process of
 	// its own, alone on that CPU.

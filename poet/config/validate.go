@@ -95,6 +95,9 @@ func (c *Config) Validate() error {
 	if c.GRPCMaxRecvMsgSize <= 0 {
 		bad("--grpc-max-recv-msg-size", c.GRPCMaxRecvMsgSize, "must be positive")
 	}
+	if c.Service.Calibration < 0 {
+		bad("--calibrate", c.Service.Calibration, "must be 0 (off) or positive")
+	}
 	if c.MaxConns < 0 {
 		bad("--max-conns", c.MaxConns, "must be 0 (no limit) or positive")
 	}

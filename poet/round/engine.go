@@ -64,6 +64,10 @@ type Config struct {
 	// ProverThreadDone, when set, runs after each round's prover thread has exited:
 	// undoing the placement until the next round.
 	ProverThreadDone func() error
+	// Calibration, when positive and neither LPS is given nor a rate measured yet, runs
+	// the prover on a throwaway tree for this long before the first round, where it
+	// fits before the round starts, and keeps the rate (see LPSCalibrated).
+	Calibration time.Duration
 }
 
 // Engine is the round cycle. Its exported methods are safe for concurrent use.
@@ -78,6 +82,7 @@ type Engine struct {
 	lastProof  *proofInfo
 	lps        uint64 // the leaves/s sizing the next or executing round
 	lpsSource  string
+	lpsAt      time.Time // when the rate in use was measured; zero for given and default
 }
 
 type execution struct {
@@ -143,6 +148,8 @@ type Snapshot struct {
 	// and LPSSource where it comes from: LPSGiven, LPSMeasured or LPSDefault.
 	LPS       uint64
 	LPSSource string
+	// LPSMeasuredAt is when a measured or calibrated LPS was measured.
+	LPSMeasuredAt time.Time
 }
 
 // Snapshot reports the current state.
@@ -159,7 +166,7 @@ func (e *Engine) Snapshot() Snapshot {
 	if p := e.lastProof; p != nil {
 		s.LastProof, s.LastProofRound, s.LastProofAt = true, p.round, p.at
 	}
-	s.LPS, s.LPSSource = e.lps, e.lpsSource
+	s.LPS, s.LPSSource, s.LPSMeasuredAt = e.lps, e.lpsSource, e.lpsAt
 	return s
 }
 
@@ -173,7 +180,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(e.cfg.DataDir, "rounds"), 0o700); err != nil {
 		return fmt.Errorf("creating rounds directory: %w", err)
 	}
-	e.useLPS(e.chooseLPS())
+	e.chooseLPS()
 	// The latest proof from an earlier run, so status names it before this run publishes
 	// one (when it was published is not known: LastProofAt stays zero).
 	if n, ok, err := e.reg.LatestProof(); err != nil {
@@ -194,6 +201,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	for {
 		n := max(next, e.cfg.Schedule.OpenRound(e.cfg.Now()))
+		if err := e.calibrate(ctx, e.cfg.Schedule.RoundStart(n)); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.log.Warn("calibration failed; the next round is sized by the default leaves/s", "error", err)
+		}
 		if err := e.sleepUntil(ctx, e.cfg.Schedule.RoundStart(n)); err != nil {
 			return nil
 		}
@@ -308,7 +321,6 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		return e.publish(n, &posw.Proof{}, 0)
 	}
 	lps, source := e.chooseLPS()
-	e.useLPS(lps, source)
 	progress := &prover.Progress{}
 	x := &execution{round: n, members: members, progress: progress, started: e.cfg.Now(), rate: newRateMeter(progress.Leaves)}
 	stopRate := x.rate.start()
@@ -330,21 +342,11 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 		TreeFileBuffer:     e.cfg.TreeFileBuffer,
 		CheckpointInterval: e.cfg.CheckpointInterval,
 		TIDFile:            filepath.Join(e.cfg.DataDir, "round.tid"),
-		OnThread:           e.cfg.ProverThread,
 		Progress:           progress,
 		Logger:             e.log.With("round", n),
 	}
 	e.log.Info("executing round", "round", n, "members", members, "end", cfg.End, "lps", lps, "lpsSource", source, "diskLayers", cfg.DiskLayers)
-	run := prover.Run
-	if e.cfg.RunProver != nil {
-		run = e.cfg.RunProver
-	}
-	res, err := run(ctx, cfg)
-	if e.cfg.ProverThreadDone != nil {
-		if derr := e.cfg.ProverThreadDone(); derr != nil {
-			e.log.Warn("undoing the prover's CPU placement", "error", derr)
-		}
-	}
+	res, err := e.runProver(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("executing round %d: %w", n, err)
 	}
@@ -356,6 +358,23 @@ func (e *Engine) execute(ctx context.Context, n uint64, stmt []byte, members int
 	e.measure(n, progress.Leaves()-progress.ResumedFrom(), end.Sub(x.started))
 	e.log.Info("round finished", "round", n, "leaves", res.Leaves)
 	return e.publish(n, res.Proof, res.Leaves)
+}
+
+// runProver runs the prover (in its own process or on a thread of this one) and undoes
+// its CPU placement afterwards.
+func (e *Engine) runProver(ctx context.Context, cfg prover.Config) (*prover.Result, error) {
+	cfg.OnThread = e.cfg.ProverThread
+	run := prover.Run
+	if e.cfg.RunProver != nil {
+		run = e.cfg.RunProver
+	}
+	res, err := run(ctx, cfg)
+	if e.cfg.ProverThreadDone != nil {
+		if derr := e.cfg.ProverThreadDone(); derr != nil {
+			e.log.Warn("undoing the prover's CPU placement", "error", derr)
+		}
+	}
+	return res, err
 }
 
 // publish stores a finished proof with the round's members, then removes the round's

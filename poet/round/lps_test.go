@@ -2,6 +2,7 @@ package round
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,4 +116,95 @@ func TestLPSGivenAndFallback(t *testing.T) {
 // schedule3s has rounds of 2.5 s starting 300 ms after genesis.
 func schedule3s(genesis time.Time) schedule.Schedule {
 	return schedule.Schedule{Genesis: genesis, EpochDuration: 3 * time.Second, PhaseShift: 300 * time.Millisecond, CycleGap: 500 * time.Millisecond}
+}
+
+// Before the first round, with no rate given or measured, the engine calibrates for the
+// configured time on a throwaway tree, where that ends calibrationMargin before the round
+// starts, keeps the rate as "calibrated" and removes the tree; it never calibrates when
+// a rate is given, one was measured, or the round starts too soon.
+func TestCalibrationBeforeTheFirstRound(t *testing.T) {
+	const d = 300 * time.Millisecond
+	start := func(t *testing.T, cfg Config) (*Engine, context.CancelFunc, chan error) {
+		e := New(cfg, newMemRegistry(), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		return e, cancel, done
+	}
+	far := schedule.Schedule{Genesis: time.Now(), EpochDuration: time.Hour, PhaseShift: 10 * time.Minute, CycleGap: time.Minute}
+
+	t.Run("calibrates", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := engineConfig(dir, far)
+		cfg.Calibration = d
+		e, cancel, done := start(t, cfg)
+		defer func() { cancel(); <-done }()
+		var m Measurement
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			var err error
+			if m, err = ReadMeasurement(dir); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no calibration within a minute: %v", err)
+			}
+		}
+		if !m.Calibration || m.LPS == 0 || m.Seconds < d.Seconds() || !m.MeasuredAt.Before(far.RoundStart(0).Add(-calibrationMargin)) {
+			t.Fatalf("measurement %+v", m)
+		}
+		for deadline := time.Now().Add(time.Minute); e.Snapshot().LPSSource != LPSCalibrated; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("snapshot %+v", e.Snapshot())
+			}
+		}
+		if s := e.Snapshot(); s.LPS != m.LPS || !s.LPSMeasuredAt.Equal(m.MeasuredAt) {
+			t.Fatalf("snapshot %+v, measurement %+v", s, m)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, "calibration")); os.IsNotExist(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the calibration tree was not removed")
+			}
+		}
+	})
+
+	for name, change := range map[string]func(*Config){
+		"rate given":          func(c *Config) { c.LPSGiven = true },
+		"round starts soon":   func(c *Config) { c.Schedule.PhaseShift = calibrationMargin + d/2 },
+		"registration only":   func(c *Config) { c.DisableWorker = true },
+		"calibration off (0)": func(c *Config) { c.Calibration = 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := engineConfig(dir, far)
+			cfg.Schedule.Genesis = time.Now()
+			cfg.Calibration = d
+			change(&cfg)
+			e := New(cfg, newMemRegistry(), nil)
+			if err := e.calibrate(context.Background(), cfg.Schedule.RoundStart(0)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ReadMeasurement(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a measurement was written: %v", err)
+			}
+		})
+	}
+
+	t.Run("measured already", func(t *testing.T) {
+		dir := t.TempDir()
+		was := Measurement{LPS: 1234, Round: 7, Leaves: 1234, Seconds: 1, MeasuredAt: time.Now().UTC()}
+		if err := writeMeasurement(dir, was); err != nil {
+			t.Fatal(err)
+		}
+		cfg := engineConfig(dir, far)
+		cfg.Calibration = d
+		if err := New(cfg, newMemRegistry(), nil).calibrate(context.Background(), far.RoundStart(0)); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := ReadMeasurement(dir); err != nil || m.Calibration || m.LPS != 1234 {
+			t.Fatalf("measurement %+v %v, want the round's", m, err)
+		}
+	})
 }

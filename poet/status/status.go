@@ -30,8 +30,10 @@ type Status struct {
 	// LPSInUse is the leaves/s that sizes the executing (or next) round's in-memory layers.
 	LPSInUse uint64 `json:"lpsInUse,omitempty"`
 	// LPSSource is where LPSInUse comes from: "given" (--lps), "measured" (the last
-	// round's rate) or "default".
+	// round's rate), "calibrated" (a calibration run before the first round) or "default".
 	LPSSource string `json:"lpsSource,omitempty"`
+	// LPSMeasuredAt is when a "measured" or "calibrated" LPSInUse was measured.
+	LPSMeasuredAt *time.Time `json:"lpsMeasuredAt,omitempty"`
 	// LastProofRound is the latest round with a published proof, if any.
 	LastProofRound *uint64 `json:"lastProofRound"`
 	// LastProofAt is when that proof was published (this process's run only).

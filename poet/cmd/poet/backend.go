@@ -83,6 +83,7 @@ func (b *backend) Status() status.Status {
 		OtherCPUs:          placement.FormatList(b.plan.Rest),
 		LPSInUse:           s.LPS,
 		LPSSource:          s.LPSSource,
+		LPSMeasuredAt:      timeOrNil(s.LPSMeasuredAt),
 		ProverSched:        b.plan.Sched.String(),
 	}
 	if b.plan.Pinned() {
@@ -116,4 +117,12 @@ func (b *backend) Ready() error {
 		return errors.New("the registration store is closed")
 	}
 	return b.engine.Ready()
+}
+
+// timeOrNil is t, or nil when t is zero.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

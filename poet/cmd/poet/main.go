@@ -155,6 +155,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MemoryLayers:       cfg.Service.MemoryLayers,
 		TreeFileBuffer:     cfg.Service.TreeFileBufferSize,
 		CheckpointInterval: cfg.Service.CheckpointInterval,
+		Calibration:        cfg.Service.Calibration,
 		DisableWorker:      cfg.DisableWorker,
 		ProverThread:       proverThread,
 		RunProver:          runProver,
