@@ -62,6 +62,7 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 			l := int64(*ps2.LastProofRound)
 			st.LastProofRound = &l
 		}
+		st.Prover = proverStatus(ps2, ps.Status.Prover, obs.pod)
 		if ps2.ExecutingRound != nil {
 			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionTrue, v1alpha1.ReasonExecuting,
 				fmt.Sprintf("round %d: %d leaves, %d/s", *ps2.ExecutingRound, ps2.Leaves, int64(ps2.LeavesPerSecond)))
@@ -135,6 +136,27 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 		set(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
 	}
 	return st
+}
+
+// proverStatus is the rate in use from the pod's /status; a measured one keeps the node
+// it was first seen on.
+func proverStatus(s *status.Status, was *v1alpha1.ProverStatus, pod *corev1.Pod) *v1alpha1.ProverStatus {
+	if s.LPSInUse == 0 {
+		return was
+	}
+	p := &v1alpha1.ProverStatus{LPSInUse: int64(s.LPSInUse), LPSSource: s.LPSSource}
+	if s.LPSMeasuredAt == nil || (s.LPSSource != "measured" && s.LPSSource != "calibrated") {
+		return p
+	}
+	at := metav1.NewTime(s.LPSMeasuredAt.UTC().Truncate(time.Second))
+	p.MeasuredLPS, p.MeasuredAt = int64(s.LPSInUse), &at
+	switch {
+	case was != nil && was.MeasuredAt != nil && was.MeasuredAt.Equal(&at):
+		p.MeasuredOn = was.MeasuredOn
+	case pod != nil:
+		p.MeasuredOn = pod.Spec.NodeName
+	}
+	return p
 }
 
 // podExit is the poet container's last words when it ended with an error and has not

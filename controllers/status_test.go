@@ -80,3 +80,38 @@ func TestReadyExplainsWhyThePoetDoesNotRun(t *testing.T) {
 		}
 	}
 }
+
+// status.prover shows the rate the poet uses; a measured or calibrated one carries when
+// it was measured and the node the pod ran on when the operator first saw it.
+func TestProverStatus(t *testing.T) {
+	ps := newPoetService("lps", time.Now(), time.Hour, 30*time.Minute, 10*time.Minute)
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	on := func(node string) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{NodeName: node}} }
+
+	st := computeStatus(ps, &observed{podStatus: &status.Status{LPSInUse: 78000, LPSSource: "default"}, pod: on("a")}, nil, time.Now())
+	if p := st.Prover; p == nil || p.LPSInUse != 78000 || p.LPSSource != "default" || p.MeasuredLPS != 0 || p.MeasuredAt != nil || p.MeasuredOn != "" {
+		t.Fatalf("default: %+v", p)
+	}
+	st = computeStatus(ps, &observed{podStatus: &status.Status{LPSInUse: 9500, LPSSource: "calibrated", LPSMeasuredAt: &at}, pod: on("a")}, nil, time.Now())
+	if p := st.Prover; p.MeasuredLPS != 9500 || !p.MeasuredAt.Time.Equal(at) || p.MeasuredOn != "a" || p.LPSSource != "calibrated" {
+		t.Fatalf("calibrated: %+v", p)
+	}
+	// The pod moved, the measurement did not: it stays "on a".
+	ps.Status = st
+	st = computeStatus(ps, &observed{podStatus: &status.Status{LPSInUse: 9500, LPSSource: "calibrated", LPSMeasuredAt: &at}, pod: on("b")}, nil, time.Now())
+	if st.Prover.MeasuredOn != "a" {
+		t.Fatalf("moved pod: %+v", st.Prover)
+	}
+	// A round's own measurement on the new node replaces it.
+	later := at.Add(time.Hour)
+	ps.Status = st
+	st = computeStatus(ps, &observed{podStatus: &status.Status{LPSInUse: 9100, LPSSource: "measured", LPSMeasuredAt: &later}, pod: on("b")}, nil, time.Now())
+	if p := st.Prover; p.MeasuredLPS != 9100 || p.MeasuredOn != "b" || p.LPSSource != "measured" {
+		t.Fatalf("measured: %+v", p)
+	}
+	// Given: no measurement shown.
+	st = computeStatus(ps, &observed{podStatus: &status.Status{LPSInUse: 60000, LPSSource: "given"}, pod: on("b")}, nil, time.Now())
+	if p := st.Prover; p.LPSInUse != 60000 || p.MeasuredAt != nil || p.MeasuredLPS != 0 {
+		t.Fatalf("given: %+v", p)
+	}
+}

@@ -150,12 +150,31 @@ type ProverSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$') && duration(self) > duration('0s')",message="checkpointInterval must be a positive duration such as 5s, 1h30m or 336h"
 	CheckpointInterval metav1.Duration `json:"checkpointInterval,omitempty,omitzero"`
+	// Calibration measures the prover before its first round, when lps is not set and
+	// no round has measured it yet.
+	// +optional
+	// +kubebuilder:default={}
+	Calibration ProverCalibration `json:"calibration,omitempty"`
 	// Scheduling runs the prover thread under a real-time policy. Setting it adds exactly
 	// one capability, SYS_NICE, to the container, which the Pod Security "baseline" and
 	// "restricted" levels forbid: the namespace must allow "privileged". The poet refuses
 	// to start when the capability does not reach it.
 	// +optional
 	Scheduling *ProverScheduling `json:"scheduling,omitempty"`
+}
+
+// ProverCalibration is a run of the prover on a throwaway tree, on the pod's own CPU, to
+// learn its leaves/s before the first round sizes its in-memory layers by it.
+type ProverCalibration struct {
+	// Duration of the run; 0s disables it. It runs only where it ends 30 s before the
+	// next round starts (before genesis, in the phase shift, or in a cycle gap long
+	// enough), never during a round.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|ms|s|m|h))+)$')",message="calibration.duration must be a duration such as 10m, or 0s to disable"
+	Duration *metav1.Duration `json:"duration,omitempty"`
 }
 
 // ProverScheduling is the prover thread's real-time scheduling policy.
@@ -404,6 +423,27 @@ type PoetServiceStatus struct {
 	// Endpoint is the REST base URL inside the cluster.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
+	// Prover is the rate that sizes the prover's tree and where it comes from.
+	// +optional
+	Prover *ProverStatus `json:"prover,omitempty"`
+}
+
+// ProverStatus is the leaves/s the poet uses and, when it measured it, when and where.
+type ProverStatus struct {
+	// LPSInUse sizes the executing (or next) round's in-memory layers.
+	LPSInUse int64 `json:"lpsInUse,omitempty"`
+	// LPSSource is "given" (spec.prover.lps), "measured" (the last round),
+	// "calibrated" (spec.prover.calibration) or "default".
+	LPSSource string `json:"lpsSource,omitempty"`
+	// MeasuredLPS is the measured or calibrated rate in use.
+	// +optional
+	MeasuredLPS int64 `json:"measuredLPS,omitempty"`
+	// MeasuredAt is when it was measured.
+	// +optional
+	MeasuredAt *metav1.Time `json:"measuredAt,omitempty"`
+	// MeasuredOn is the node the pod ran on when the operator first saw the measurement.
+	// +optional
+	MeasuredOn string `json:"measuredOn,omitempty"`
 }
 
 // PoetService runs a PoET service: a StatefulSet of one pod with a persistent volume,

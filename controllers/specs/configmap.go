@@ -48,6 +48,9 @@ func ConfigFile(ps *v1alpha1.PoetService) string {
 	}
 	kv("memory", s.Prover.MemoryLayers)
 	kv("tree-file-buffer", s.Prover.TreeFileBuffer)
+	if c := s.Prover.Calibration.Duration; c != nil && c.Duration > 0 {
+		kv("calibrate", c.Duration)
+	}
 	if d := s.Prover.CheckpointInterval.Duration; d > 0 {
 		kv("checkpoint-interval", d)
 	}

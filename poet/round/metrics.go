@@ -32,7 +32,7 @@ func NewCollector(e *Engine) *Collector {
 		lastRound:    d("poet_last_proof_round", "The latest round with a published proof."),
 		lastAt:       d("poet_last_proof_timestamp_seconds", "When the latest proof was published."),
 		checkpointAt: d("poet_round_checkpoint_timestamp_seconds", "When the executing round was last checkpointed."),
-		lpsInUse:     d("poet_prover_lps_in_use", "The leaves/s that sizes the round's in-memory layers, by source: given (--lps), measured (the last round) or default.", "source"),
+		lpsInUse:     d("poet_prover_lps_in_use", "The leaves/s that sizes the round's in-memory layers, by source: given (--lps), measured (the last round), calibrated (before the first round) or default.", "source"),
 	}
 }
 
