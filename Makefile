@@ -106,7 +106,7 @@ test-rules: ## Unit-test every alert of config/prometheus/poet_rules.yaml with p
 	hack/test-rules.sh
 
 .PHONY: test-short
-test-short: ## Run the quick subset of the unit tests.
+test-short: ## The unit tests alone: no control plane, cluster, helm or kustomize (envtest suites skip under -short).
 	$(GO) test -short ./...
 
 .PHONY: fuzz

@@ -35,6 +35,7 @@ type crdCase struct {
 // stored, so the controller never sees these). The accepted cases keep the rules from
 // refusing what works: edge values the poet takes.
 func TestCRDRefusesUnusableSpecs(t *testing.T) {
+	needControlPlane(t)
 	cases := []crdCase{
 		{"the base spec", ``, ""},
 

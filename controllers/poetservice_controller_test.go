@@ -100,6 +100,7 @@ func poke(t *testing.T, name string) {
 }
 
 func TestCreatesTheObjectsOfAPoetService(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("objects", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
@@ -142,6 +143,7 @@ func TestCreatesTheObjectsOfAPoetService(t *testing.T) {
 // The round timing and genesis are immutable (TestCRDRefusesUnusableSpecs covers the
 // rules on a new spec).
 func TestRoundTimingAndGenesisAreImmutable(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	g := time.Now()
 	ps := newPoetService("immutable", g, time.Minute, time.Second, time.Second)
@@ -161,6 +163,7 @@ func TestRoundTimingAndGenesisAreImmutable(t *testing.T) {
 // A spec change mid-round leaves the pod alone and says when it will restart; in the
 // cycle gap, after the proof is out, the pod is replaced.
 func TestRestartWaitsForTheSafeWindow(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	genesis := time.Now().Add(-100 * time.Hour).Truncate(time.Second)
 	ps := newPoetService("rollout", genesis, 24*time.Hour, 12*time.Hour, 4*time.Hour)
@@ -219,6 +222,7 @@ func TestRestartWaitsForTheSafeWindow(t *testing.T) {
 
 // The restart-now annotation restarts at once, mid-round.
 func TestRestartNowAnnotation(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	ps := newPoetService("forced", time.Now().Add(-100*time.Hour), 24*time.Hour, 12*time.Hour, 4*time.Hour)
 	clock.Set(scheduleOf(ps).RoundStart(3).Add(5 * time.Hour))
@@ -247,6 +251,7 @@ func TestRestartNowAnnotation(t *testing.T) {
 // The generated key is created once; deleting the PoetService under Retain keeps the
 // key and the volume, and a PoetService re-created with the name adopts both.
 func TestKeyAndVolumeOutliveThePoetService(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("retained", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
@@ -289,6 +294,7 @@ func TestKeyAndVolumeOutliveThePoetService(t *testing.T) {
 
 // Status reflects a real poet process, reached through the injected reader.
 func TestStatusFromARealPoet(t *testing.T) {
+	needControlPlane(t)
 	if testing.Short() {
 		t.Skip("runs a poet")
 	}
@@ -348,6 +354,7 @@ func TestStatusFromARealPoet(t *testing.T) {
 // With prometheus-operator's CRD installed, metrics.serviceMonitor keeps a ServiceMonitor
 // that selects the client Service only.
 func TestServiceMonitor(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("monitored", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
@@ -390,6 +397,7 @@ func TestServiceMonitor(t *testing.T) {
 
 // A volume claim change the StatefulSet cannot take is Stalled; nothing is deleted.
 func TestVolumeChangeIsStalled(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("volume", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
@@ -419,6 +427,7 @@ func TestVolumeChangeIsStalled(t *testing.T) {
 
 // Under retention Delete the volume and the generated key go with the PoetService.
 func TestRetentionDelete(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("ephemeral", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
@@ -452,6 +461,7 @@ func TestRetentionDelete(t *testing.T) {
 // missing claim is named in Ready, the claim cannot be swapped, and deleting the
 // PoetService under Delete leaves the user's claim alone.
 func TestExistingClaim(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	clock.Set(time.Time{})
 	ps := newPoetService("adopted", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)

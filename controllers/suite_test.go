@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,6 +94,12 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// The pure tests (the restart window, status computation) run alone; the suites
+		// that need the control plane, helm or kustomize skip (needControlPlane).
+		return m.Run()
+	}
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		out, err := exec.Command("../hack/envtest-assets.sh").Output()
 		if err != nil {
@@ -148,6 +155,16 @@ func runSuite(m *testing.M) int {
 		}
 	}()
 	return m.Run()
+}
+
+// needControlPlane skips a test under -short, where TestMain starts no control plane:
+// the envtest suites (the reconciler, the CRD's validation, the installs from config/
+// and charts/) need kube-apiserver, etcd, kube-controller-manager, helm and kustomize.
+func needControlPlane(t *testing.T) {
+	t.Helper()
+	if k8s == nil {
+		t.Skip("needs the envtest control plane, helm and kustomize (not started with -short)")
+	}
 }
 
 func trimNewline(b []byte) []byte {
