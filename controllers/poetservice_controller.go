@@ -155,7 +155,7 @@ func (r *PoetServiceReconciler) ensureKey(ctx context.Context, ps *v1alpha1.Poet
 	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the service key: %w", err)
 	}
-	r.event(ps, corev1.EventTypeNormal, "KeyGenerated", "generated the service key in Secret %s", secret.Name)
+	r.event(ps, corev1.EventTypeNormal, v1alpha1.ReasonKeyGenerated, "generated the service key in Secret %s", secret.Name)
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (r *PoetServiceReconciler) growVolume(ctx context.Context, ps *v1alpha1.Poe
 		}
 		return "", fmt.Errorf("growing the volume to %s: %w", want.String(), err)
 	}
-	r.event(ps, corev1.EventTypeNormal, "VolumeExpansionRequested", "requested %s for %s", want.String(), pvc.Name)
+	r.event(ps, corev1.EventTypeNormal, v1alpha1.ReasonVolumeExpansionRequested, "requested %s for %s", want.String(), pvc.Name)
 	return "", nil
 }
 
@@ -273,7 +273,7 @@ func (r *PoetServiceReconciler) rollout(ctx context.Context, ps *v1alpha1.PoetSe
 	if forced {
 		r.event(ps, corev1.EventTypeWarning, v1alpha1.ReasonForcedRestart, "restarting pod %s now (%s); the round resumes from its last checkpoint", pod.Name, v1alpha1.AnnotationRestartNow)
 	} else {
-		r.event(ps, corev1.EventTypeNormal, "Restarting", "restarting pod %s in the cycle gap to apply the new spec", pod.Name)
+		r.event(ps, corev1.EventTypeNormal, v1alpha1.ReasonRestarting, "restarting pod %s in the cycle gap to apply the new spec", pod.Name)
 	}
 	return nil
 }

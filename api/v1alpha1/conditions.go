@@ -38,5 +38,15 @@ const (
 	ReasonClaimNotFound = "ExistingClaimNotFound"
 )
 
+// Reasons of events that are not conditions.
+const (
+	// ReasonKeyGenerated: the operator generated the service key Secret.
+	ReasonKeyGenerated = "KeyGenerated"
+	// ReasonVolumeExpansionRequested: the operator asked for a larger volume.
+	ReasonVolumeExpansionRequested = "VolumeExpansionRequested"
+	// ReasonRestarting: the operator replaced the pod in a safe window for a new spec.
+	ReasonRestarting = "Restarting"
+)
+
 // AnnotationRestartNow forces an emergency restart of the pod outside the safe window.
 const AnnotationRestartNow = "poet.poet-operator.dev/restart-now"
