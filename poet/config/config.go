@@ -58,8 +58,9 @@ type Config struct {
 	DataDir string `long:"datadir" short:"b" description:"The directory for poet's data" default-mask:"<poetdir>/data"`
 	// DbDir holds the registration and proof databases.
 	DbDir string `long:"dbdir" description:"The directory for databases" default-mask:"<poetdir>/db"`
-	// LogDir holds poet.log.
-	LogDir string `long:"logdir" description:"The directory for log files" default-mask:"<poetdir>/logs"`
+	// LogDir is accepted for compatibility and not written to: logs go to stderr (for
+	// journald or the container runtime).
+	LogDir string `long:"logdir" description:"Accepted for compatibility; nothing is written there (logs go to stderr)" default-mask:"<poetdir>/logs"`
 	// DebugLog lowers the log level to debug.
 	DebugLog bool `long:"debuglog" description:"Enable debug logs"`
 	// JSONLog switches the log format to JSON.
@@ -129,8 +130,9 @@ type RegistrationConfig struct {
 	PowDifficulty uint `long:"pow-difficulty" default:"0" description:"(DEPRECATED) PoW difficulty in leading zero bits"`
 	// MaxRoundMembers caps a round's members.
 	MaxRoundMembers uint64 `long:"max-round-members" default:"4294967296" description:"The maximum number of members in a round"`
-	// MaxSubmitBatchSize caps the registrations committed together.
-	MaxSubmitBatchSize int `long:"max-submit-batch-size" default:"1000" description:"The maximum number of registrations written in one batch"`
+	// MaxSubmitBatchSize is accepted for compatibility and unused: a group commit takes
+	// every registration that arrived while the previous one was being written.
+	MaxSubmitBatchSize int `long:"max-submit-batch-size" default:"1000" description:"Accepted for compatibility; unused (a group commit takes what arrived during the previous one)"`
 	// SubmitFlushInterval is accepted for compatibility and unused: registrations
 	// are group-committed as they arrive instead of on a timer.
 	SubmitFlushInterval time.Duration `long:"submit-flush-interval" default:"100ms" description:"Accepted for compatibility; unused (registrations are group-committed)"`
