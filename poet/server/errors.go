@@ -14,8 +14,12 @@ import (
 
 // toStatus maps a domain error to the gRPC status the reference returns
 // (rpc/rpcserver.go, reference-poet.md §1.3); the REST gateway turns the code into the
-// HTTP status (400, 401, 429, 409, 400, 404, 499, 500). This is the only place that knows
-// the mapping. what names the call for the Internal message ("submitting challenge"
+// HTTP status (400, 401, 429, 409, 400, 404, 499, 500). It maps every error of the
+// domain (registration, proofs, rounds); the transport's own refusals are made where
+// they happen: a REST body over the limit (ResourceExhausted) or unreadable
+// (InvalidArgument) in rest.go, the configuration service's reload failure (Unknown, as
+// the reference) and an impossible response type (Internal) in service.go. what names
+// the call for the Internal message ("submitting challenge"
 // gives the reference's "unknown error submitting challenge"); the cause of an Internal
 // error is logged, never sent.
 func toStatus(err error, log *slog.Logger, what string) error {
