@@ -4,6 +4,8 @@ SHELL := /usr/bin/env bash -o pipefail
 
 GO        ?= go
 BIN       ?= $(CURDIR)/bin
+# The release version's one home: make manifests writes it where files spell it out
+# (hack/sync-version.sh: the chart, the kustomize tag, main.go, the Dockerfile).
 VERSION   ?= v0.1.0
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
@@ -64,8 +66,8 @@ test: vet fmt-check $(KUSTOMIZE) $(HELM) ## Run every test: unit, property, cras
 	$(HELM) lint --strict charts/poet-operator
 	$(MAKE) test-rules
 	@assets=$$(hack/envtest-assets.sh) && echo "envtest control plane: $$assets" && \
-	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) $(GO) test -count=1 -timeout 20m ./...
-	cd hack/compat && $(GO) test -count=1 ./...
+	  KUBEBUILDER_ASSETS=$$assets KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) $(GO) test -json -count=1 -timeout 20m ./... | $(GO) run ./hack/testsum
+	cd hack/compat && $(GO) test -json -count=1 ./... | $(GO) -C $(CURDIR) run ./hack/testsum
 	cd hack/cluster && $(GO) test -count=1 ./internal/...
 	$(MAKE) e2e
 
@@ -151,6 +153,7 @@ lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangc
 manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
+	hack/sync-version.sh $(VERSION)
 	$(GO) run ./hack/crdref config/crd/bases/poet.poet-operator.dev_poetservices.yaml README.md
 
 .PHONY: generate
@@ -163,7 +166,7 @@ verify: generate manifests ## Regenerate everything generated and fail on any dr
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
 	cd hack/cluster && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum hack/cluster/go.mod hack/cluster/go.sum poet/api/v1 api config charts README.md || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum hack/cluster/go.mod hack/cluster/go.sum poet/api/v1 api config charts README.md main.go Dockerfile || { echo "generated files drift: run make verify and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- poet/api/v1 api config charts)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config charts; exit 1; }
 
 .PHONY: help
