@@ -37,8 +37,7 @@ func HTTPStatusReader(c *http.Client) StatusReader {
 func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, now time.Time) v1alpha1.PoetServiceStatus {
 	st := *ps.Status.DeepCopy()
 	st.ObservedGeneration = ps.Generation
-	sched := scheduleOf(ps)
-	open := int64(sched.OpenRound(now))
+	open := int64(scheduleOf(ps).OpenRound(now))
 	st.OpenRound = &open
 	port := ps.Spec.Service.Port
 	if port == 0 {
@@ -48,49 +47,7 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: ps.Generation})
 	}
-
-	podReady := obs.pod != nil && podIsReady(obs.pod)
-	ps2 := obs.podStatus
-	if ps2 != nil {
-		st.Members, st.Leaves, st.LeavesPerSecond = int64(ps2.Members), int64(ps2.Leaves), int64(ps2.LeavesPerSecond)
-		st.ExecutingRound = nil
-		if ps2.ExecutingRound != nil {
-			e := int64(*ps2.ExecutingRound)
-			st.ExecutingRound = &e
-		}
-		if ps2.LastProofRound != nil {
-			l := int64(*ps2.LastProofRound)
-			st.LastProofRound = &l
-		}
-		st.Prover = proverStatus(ps2, ps.Status.Prover, obs.pod)
-		if ps2.ExecutingRound != nil {
-			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionTrue, v1alpha1.ReasonExecuting,
-				fmt.Sprintf("round %d: %d leaves, %d/s", *ps2.ExecutingRound, ps2.Leaves, int64(ps2.LeavesPerSecond)))
-		} else {
-			set(v1alpha1.ConditionRoundExecuting, metav1.ConditionFalse, v1alpha1.ReasonIdle, "no round is executing")
-		}
-		if ps2.CPUExclusive {
-			why := ps2.CPUExclusiveReason
-			if why == "" {
-				why = "cpuset " + ps2.Cpuset + " is the pod's alone"
-			}
-			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionTrue, v1alpha1.ReasonExclusive, why)
-		} else {
-			why := ps2.CPUExclusiveReason
-			if why == "" {
-				why = "cpuset " + ps2.Cpuset + " is shared"
-			}
-			set(v1alpha1.ConditionCPUExclusive, metav1.ConditionFalse, v1alpha1.ReasonShared,
-				why+"; run on nodes with the static CPU manager policy")
-		}
-	} else {
-		msg := "the pod does not exist yet"
-		if obs.statusErr != nil {
-			msg = obs.statusErr.Error()
-		}
-		set(v1alpha1.ConditionRoundExecuting, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
-		set(v1alpha1.ConditionCPUExclusive, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
-	}
+	roundStatus(&st, ps, obs, set)
 
 	st.NextRestartWindow = nil
 	if obs.pending {
@@ -102,29 +59,13 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 	} else {
 		set(v1alpha1.ConditionRestartPending, metav1.ConditionFalse, v1alpha1.ReasonUpToDate, "the pod runs the current spec")
 	}
-
-	switch {
-	case obs.stalled != "":
+	if obs.stalled != "" {
 		set(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonVolumeChange, obs.stalled)
-	default:
+	} else {
 		set(v1alpha1.ConditionStalled, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "")
 	}
-	ready, reason, msg := true, v1alpha1.ReasonAvailable, "the poet serves"
-	switch {
-	case reconcileErr != nil:
-		ready, reason, msg = false, v1alpha1.ReasonReconcileError, reconcileErr.Error()
-	case obs.stalled != "":
-		ready, reason, msg = false, v1alpha1.ReasonVolumeChange, obs.stalled
-	case obs.noClaim != "":
-		ready, reason, msg = false, v1alpha1.ReasonClaimNotFound, obs.noClaim
-	case !podReady && obs.pod != nil && podExit(obs.pod) != "":
-		reason, msg = exitReason(podExit(obs.pod))
-		ready = false
-	case !podReady:
-		ready, reason, msg = false, v1alpha1.ReasonPodNotReady, "the poet pod is not ready"
-	case ps2 == nil:
-		ready, reason, msg = false, v1alpha1.ReasonStatusUnreachable, "the poet's status cannot be read"
-	}
+
+	ready, reason, msg := readiness(obs, reconcileErr)
 	if ready {
 		set(v1alpha1.ConditionReady, metav1.ConditionTrue, reason, msg)
 	} else {
@@ -136,6 +77,71 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 		set(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
 	}
 	return st
+}
+
+// roundStatus copies the round figures from the pod's /status and sets RoundExecuting
+// and CPUExclusive from it (Unknown when it cannot be read).
+func roundStatus(st *v1alpha1.PoetServiceStatus, ps *v1alpha1.PoetService, obs *observed, set func(string, metav1.ConditionStatus, string, string)) {
+	s := obs.podStatus
+	if s == nil {
+		msg := "the pod does not exist yet"
+		if obs.statusErr != nil {
+			msg = obs.statusErr.Error()
+		}
+		set(v1alpha1.ConditionRoundExecuting, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
+		set(v1alpha1.ConditionCPUExclusive, metav1.ConditionUnknown, v1alpha1.ReasonStatusUnreachable, msg)
+		return
+	}
+	st.Members, st.Leaves, st.LeavesPerSecond = int64(s.Members), int64(s.Leaves), int64(s.LeavesPerSecond)
+	st.ExecutingRound = nil
+	if s.ExecutingRound != nil {
+		e := int64(*s.ExecutingRound)
+		st.ExecutingRound = &e
+	}
+	if s.LastProofRound != nil {
+		l := int64(*s.LastProofRound)
+		st.LastProofRound = &l
+	}
+	st.Prover = proverStatus(s, ps.Status.Prover, obs.pod)
+	if s.ExecutingRound != nil {
+		set(v1alpha1.ConditionRoundExecuting, metav1.ConditionTrue, v1alpha1.ReasonExecuting,
+			fmt.Sprintf("round %d: %d leaves, %d/s", *s.ExecutingRound, s.Leaves, int64(s.LeavesPerSecond)))
+	} else {
+		set(v1alpha1.ConditionRoundExecuting, metav1.ConditionFalse, v1alpha1.ReasonIdle, "no round is executing")
+	}
+	why := s.CPUExclusiveReason
+	if s.CPUExclusive {
+		if why == "" {
+			why = "cpuset " + s.Cpuset + " is the pod's alone"
+		}
+		set(v1alpha1.ConditionCPUExclusive, metav1.ConditionTrue, v1alpha1.ReasonExclusive, why)
+		return
+	}
+	if why == "" {
+		why = "cpuset " + s.Cpuset + " is shared"
+	}
+	set(v1alpha1.ConditionCPUExclusive, metav1.ConditionFalse, v1alpha1.ReasonShared, why+"; run on nodes with the static CPU manager policy")
+}
+
+// readiness is the Ready condition: the first thing that keeps the poet from serving.
+func readiness(obs *observed, reconcileErr error) (ready bool, reason, msg string) {
+	podReady := obs.pod != nil && podIsReady(obs.pod)
+	switch {
+	case reconcileErr != nil:
+		return false, v1alpha1.ReasonReconcileError, reconcileErr.Error()
+	case obs.stalled != "":
+		return false, v1alpha1.ReasonVolumeChange, obs.stalled
+	case obs.noClaim != "":
+		return false, v1alpha1.ReasonClaimNotFound, obs.noClaim
+	case !podReady && obs.pod != nil && podExit(obs.pod) != "":
+		reason, msg := exitReason(podExit(obs.pod))
+		return false, reason, msg
+	case !podReady:
+		return false, v1alpha1.ReasonPodNotReady, "the poet pod is not ready"
+	case obs.podStatus == nil:
+		return false, v1alpha1.ReasonStatusUnreachable, "the poet's status cannot be read"
+	}
+	return true, v1alpha1.ReasonAvailable, "the poet serves"
 }
 
 // proverStatus is the rate in use from the pod's /status; a measured one keeps the node
