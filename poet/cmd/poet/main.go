@@ -89,20 +89,11 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 // run wires the service together and runs it until ctx ends: the registry's group
 // committer, the round engine and the servers, in one errgroup.
 func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if cfg.CPUProfile != "" {
-		f, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return fmt.Errorf("creating CPU profile: %w", err)
-		}
-		defer f.Close()
-		if err := rpprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("starting CPU profile: %w", err)
-		}
-		defer rpprof.StopCPUProfile()
+	stopProfile, err := startProfiling(cfg)
+	if err != nil {
+		return err
 	}
-	if cfg.Profile == "" {
-		runtime.MemProfileRate = 0
-	}
+	defer stopProfile()
 	for _, dir := range []string{cfg.DataDir, cfg.DbDir} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", dir, err)
@@ -127,16 +118,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	rc := cfg.Registration
-	registry, err := registration.Open(filepath.Join(cfg.DbDir, "registrations.db"), sched, registration.Config{
-		PowDifficulty:   uint32(rc.PowDifficulty),
-		MaxRoundMembers: rc.MaxRoundMembers,
-		CertifierURL:    rc.Certifier.URL,
-		CertifierPubkey: rc.Certifier.PubKey,
-		TrustedKeysDir:  rc.Certifier.TrustedKeysDirPath,
-	}, registration.WithRegisterer(promReg), registration.WithLogger(log.With("component", "registration")))
+	registry, err := openRegistry(cfg, promReg, log)
 	if err != nil {
-		return fmt.Errorf("opening registrations: %w", err)
+		return err
 	}
 	defer registry.Close()
 	if err := importReference(cfg, registry, key, log); err != nil {
@@ -163,39 +147,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}, registry, log.With("component", "round"))
 	promReg.MustRegister(round.NewCollector(engine))
 
-	exclusive := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu_exclusive",
-		Help: "1 when the container's cpuset is its whole CPUs and, as far as it can tell, no other container's (static CPU manager)."})
-	if cpu.Exclusive {
-		exclusive.Set(1)
-	}
-	promReg.MustRegister(exclusive)
-	proverCPU := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu",
-		Help: "The CPU the prover thread runs on alone, -1 when it is not pinned."})
-	proverCPU.Set(float64(plan.Prover))
-	placementInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_placement_info",
-		Help: "Where the threads run: the prover's CPU, its idle SMT siblings, the other threads' CPUs and the prover's scheduling policy.",
-		ConstLabels: prometheus.Labels{"prover_cpu": strconv.Itoa(plan.Prover), "idle_cpus": placement.FormatList(plan.Idle),
-			"other_cpus": placement.FormatList(plan.Rest), "sched": plan.Sched.String()}})
-	placementInfo.Set(1)
-	promReg.MustRegister(proverCPU, placementInfo)
+	registerPlacement(promReg, cpu, plan)
 
 	b := &backend{sched: sched, registry: registry, engine: engine, key: key, cpu: cpu, plan: plan, version: version}
-	metricsListen := ""
-	if cfg.MetricsPort != nil {
-		metricsListen = ":" + strconv.Itoa(int(*cfg.MetricsPort))
-	}
-	srv := server.New(server.Config{
-		RPCListen:          cfg.RawRPCListener,
-		RESTListen:         cfg.RawRESTListener,
-		ConfigRPCListen:    cfg.ConfigRPCListener,
-		MetricsListen:      metricsListen,
-		MaxGRPCMsgSize:     cfg.GRPCMaxMsgSize,
-		MaxGRPCRecvMsgSize: cfg.GRPCMaxRecvMsgSize,
-		MaxRequestBytes:    cfg.MaxRequestBytes,
-		MaxConns:           noLimitIfZero(cfg.MaxConns),
-		MaxConnsPerIP:      noLimitIfZero(cfg.MaxConnsPerIP),
-		ShutdownTimeout:    cfg.ShutdownTimeout,
-	}, b, promReg, log.With("component", "server"))
+	srv := server.New(serverConfig(cfg), b, promReg, log.With("component", "server"))
 
 	log.Info("starting poet", "version", version, "servicePubkey", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), "genesis", sched.Genesis,
 		"epoch", sched.EpochDuration, "phaseShift", sched.PhaseShift, "cycleGap", sched.CycleGap,
@@ -212,6 +167,80 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		g.Go(func() error { return servePprof(gctx, cfg.Profile) })
 	}
 	return g.Wait()
+}
+
+// startProfiling starts --cpuprofile, and turns memory profiling off unless --profile
+// serves it; the returned function stops the CPU profile.
+func startProfiling(cfg *config.Config) (func(), error) {
+	if cfg.Profile == "" {
+		runtime.MemProfileRate = 0
+	}
+	if cfg.CPUProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cfg.CPUProfile)
+	if err != nil {
+		return nil, fmt.Errorf("creating CPU profile: %w", err)
+	}
+	if err := rpprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting CPU profile: %w", err)
+	}
+	return func() { rpprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// openRegistry opens the registration store with the configured rules.
+func openRegistry(cfg *config.Config, promReg *prometheus.Registry, log *slog.Logger) (*registration.Registry, error) {
+	rc := cfg.Registration
+	registry, err := registration.Open(filepath.Join(cfg.DbDir, "registrations.db"), cfg.Schedule(), registration.Config{
+		PowDifficulty:   uint32(rc.PowDifficulty),
+		MaxRoundMembers: rc.MaxRoundMembers,
+		CertifierURL:    rc.Certifier.URL,
+		CertifierPubkey: rc.Certifier.PubKey,
+		TrustedKeysDir:  rc.Certifier.TrustedKeysDirPath,
+	}, registration.WithRegisterer(promReg), registration.WithLogger(log.With("component", "registration")))
+	if err != nil {
+		return nil, fmt.Errorf("opening registrations: %w", err)
+	}
+	return registry, nil
+}
+
+// registerPlacement exports where the threads run and whether the CPUs are the pod's.
+func registerPlacement(promReg *prometheus.Registry, cpu cpuinfo.Info, plan placement.Plan) {
+	exclusive := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu_exclusive",
+		Help: "1 when the container's cpuset is its whole CPUs and, as far as it can tell, no other container's (static CPU manager)."})
+	if cpu.Exclusive {
+		exclusive.Set(1)
+	}
+	proverCPU := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_cpu",
+		Help: "The CPU the prover thread runs on alone, -1 when it is not pinned."})
+	proverCPU.Set(float64(plan.Prover))
+	placementInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "poet_prover_placement_info",
+		Help: "Where the threads run: the prover's CPU, its idle SMT siblings, the other threads' CPUs and the prover's scheduling policy.",
+		ConstLabels: prometheus.Labels{"prover_cpu": strconv.Itoa(plan.Prover), "idle_cpus": placement.FormatList(plan.Idle),
+			"other_cpus": placement.FormatList(plan.Rest), "sched": plan.Sched.String()}})
+	placementInfo.Set(1)
+	promReg.MustRegister(exclusive, proverCPU, placementInfo)
+}
+
+// serverConfig is the listeners and limits from the configuration.
+func serverConfig(cfg *config.Config) server.Config {
+	metricsListen := ""
+	if cfg.MetricsPort != nil {
+		metricsListen = ":" + strconv.Itoa(int(*cfg.MetricsPort))
+	}
+	return server.Config{
+		RPCListen:          cfg.RawRPCListener,
+		RESTListen:         cfg.RawRESTListener,
+		ConfigRPCListen:    cfg.ConfigRPCListener,
+		MetricsListen:      metricsListen,
+		MaxGRPCMsgSize:     cfg.GRPCMaxMsgSize,
+		MaxGRPCRecvMsgSize: cfg.GRPCMaxRecvMsgSize,
+		MaxRequestBytes:    cfg.MaxRequestBytes,
+		MaxConns:           noLimitIfZero(cfg.MaxConns),
+		MaxConnsPerIP:      noLimitIfZero(cfg.MaxConnsPerIP),
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+	}
 }
 
 // noLimitIfZero maps a flag's 0 (no limit) to the server's -1; its 0 means the default.
