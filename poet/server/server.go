@@ -166,93 +166,46 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		registered = append(registered, c)
 	}
-
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var lc net.ListenConfig
-	open := func(what, name, addr string) (net.Listener, error) {
-		l, err := lc.Listen(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("listening for %s on %s: %w", what, addr, err)
-		}
-		ls = append(ls, l)
-		return limitConns(l, name, max(s.cfg.MaxConns, 0), max(s.cfg.MaxConnsPerIP, 0), s.conns), nil
-	}
-	rpcL, err := open("gRPC", "rpc", s.cfg.RPCListen)
+	ls, err := s.listen(ctx)
 	if err != nil {
 		return err
-	}
-	restL, err := open("REST", "rest", s.cfg.RESTListen)
-	if err != nil {
-		return err
-	}
-	cfgL, err := open("configuration gRPC", "config_rpc", s.cfg.ConfigRPCListen)
-	if err != nil {
-		return err
-	}
-	var opsL net.Listener
-	if s.cfg.MetricsListen != "" {
-		if opsL, err = open("ops HTTP", "ops", s.cfg.MetricsListen); err != nil {
-			return err
-		}
 	}
 
 	healthSrv := health.NewServer()
-	newGRPC := func() *grpc.Server {
-		g := grpc.NewServer(
-			grpc.KeepaliveParams(keepalive.ServerParameters{
-				MaxConnectionIdle:     120 * time.Minute,
-				MaxConnectionAge:      180 * time.Minute,
-				MaxConnectionAgeGrace: 10 * time.Minute,
-				Time:                  time.Minute,
-				Timeout:               3 * time.Minute,
-			}),
-			grpc.MaxRecvMsgSize(s.cfg.MaxGRPCRecvMsgSize),
-			grpc.MaxSendMsgSize(s.cfg.MaxGRPCMsgSize),
-			grpc.MaxConcurrentStreams(maxStreamsPerConn),
-			grpc.UnaryInterceptor(s.unary),
-		)
-		healthpb.RegisterHealthServer(g, healthSrv)
-		reflection.Register(g)
-		return g
-	}
-	rpc := newGRPC()
+	rpc := s.newGRPC(healthSrv)
 	apiv1.RegisterPoetServiceServer(rpc, s.svc)
-	cfgRPC := newGRPC()
+	cfgRPC := s.newGRPC(healthSrv)
 	apiv1.RegisterConfigurationServiceServer(cfgRPC, &configService{b: s.b})
 	s.grpcMetrics.InitializeMetrics(rpc)
 	s.grpcMetrics.InitializeMetrics(cfgRPC)
 
 	restHandler, err := s.restHandler()
 	if err != nil {
+		ls.close()
 		return err
 	}
 	rest := &http.Server{Handler: restHandler, ReadHeaderTimeout: headerTimeout, ReadTimeout: s.cfg.RequestTimeout, IdleTimeout: 2 * time.Minute}
 	var ops *http.Server
-	if opsL != nil {
+	if ls.ops != nil {
 		ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: headerTimeout, ReadTimeout: s.cfg.RequestTimeout, IdleTimeout: 2 * time.Minute}
 	}
 
 	s.mu.Lock()
-	s.addrs = Addrs{RPC: rpcL.Addr().String(), REST: restL.Addr().String(), ConfigRPC: cfgL.Addr().String()}
-	if opsL != nil {
-		s.addrs.Metrics = opsL.Addr().String()
+	s.addrs = Addrs{RPC: ls.rpc.Addr().String(), REST: ls.rest.Addr().String(), ConfigRPC: ls.cfg.Addr().String()}
+	if ls.ops != nil {
+		s.addrs.Metrics = ls.ops.Addr().String()
 	}
 	s.mu.Unlock()
-	ls = nil // the servers close them from here on
 	close(s.listening)
 	s.log.Info("listening", "rpc", s.addrs.RPC, "rest", s.addrs.REST, "configRpc", s.addrs.ConfigRPC, "ops", s.addrs.Metrics)
 
+	// The servers close the listeners from here on.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveGRPC(rpc, rpcL) })
-	g.Go(func() error { return serveGRPC(cfgRPC, cfgL) })
-	g.Go(func() error { return serveHTTP(rest, restL) })
+	g.Go(func() error { return serveGRPC(rpc, ls.rpc) })
+	g.Go(func() error { return serveGRPC(cfgRPC, ls.cfg) })
+	g.Go(func() error { return serveHTTP(rest, ls.rest) })
 	if ops != nil {
-		g.Go(func() error { return serveHTTP(ops, opsL) })
+		g.Go(func() error { return serveHTTP(ops, ls.ops) })
 	}
 	g.Go(func() error { s.watchReady(gctx, healthSrv); return nil })
 	g.Go(func() error { s.warmProofs(gctx, time.Second); return nil })
@@ -260,20 +213,89 @@ func (s *Server) Run(ctx context.Context) error {
 		<-gctx.Done()
 		s.log.Info("stopping the servers", "timeout", s.cfg.ShutdownTimeout)
 		healthSrv.Shutdown()
-		stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-		defer cancel()
-		errs := make([]error, 4)
-		var wg sync.WaitGroup
-		wg.Go(func() { errs[0] = stopGRPC(stopCtx, "gRPC", rpc) })
-		wg.Go(func() { errs[1] = stopGRPC(stopCtx, "configuration gRPC", cfgRPC) })
-		wg.Go(func() { errs[2] = shutdownHTTP(stopCtx, "REST", rest) })
-		if ops != nil {
-			wg.Go(func() { errs[3] = shutdownHTTP(stopCtx, "ops HTTP", ops) })
-		}
-		wg.Wait()
-		return errors.Join(errs...)
+		return s.stop(rpc, cfgRPC, rest, ops)
 	})
 	return g.Wait()
+}
+
+// listeners are the server's open listeners; ops is nil when the ops server is off.
+type listeners struct {
+	rpc, rest, cfg, ops net.Listener
+}
+
+func (l listeners) close() {
+	for _, x := range []net.Listener{l.rpc, l.rest, l.cfg, l.ops} {
+		if x != nil {
+			x.Close()
+		}
+	}
+}
+
+// listen opens every listener, each held to the connection limits; on an error it
+// closes those it opened.
+func (s *Server) listen(ctx context.Context) (listeners, error) {
+	var ls listeners
+	var lc net.ListenConfig
+	open := func(dst *net.Listener, what, name, addr string) error {
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening for %s on %s: %w", what, addr, err)
+		}
+		*dst = limitConns(l, name, max(s.cfg.MaxConns, 0), max(s.cfg.MaxConnsPerIP, 0), s.conns)
+		return nil
+	}
+	err := open(&ls.rpc, "gRPC", "rpc", s.cfg.RPCListen)
+	if err == nil {
+		err = open(&ls.rest, "REST", "rest", s.cfg.RESTListen)
+	}
+	if err == nil {
+		err = open(&ls.cfg, "configuration gRPC", "config_rpc", s.cfg.ConfigRPCListen)
+	}
+	if err == nil && s.cfg.MetricsListen != "" {
+		err = open(&ls.ops, "ops HTTP", "ops", s.cfg.MetricsListen)
+	}
+	if err != nil {
+		ls.close()
+		return listeners{}, err
+	}
+	return ls, nil
+}
+
+// newGRPC is a gRPC server with the service's limits, interceptors, health and
+// reflection.
+func (s *Server) newGRPC(healthSrv *health.Server) *grpc.Server {
+	g := grpc.NewServer(
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     120 * time.Minute,
+			MaxConnectionAge:      180 * time.Minute,
+			MaxConnectionAgeGrace: 10 * time.Minute,
+			Time:                  time.Minute,
+			Timeout:               3 * time.Minute,
+		}),
+		grpc.MaxRecvMsgSize(s.cfg.MaxGRPCRecvMsgSize),
+		grpc.MaxSendMsgSize(s.cfg.MaxGRPCMsgSize),
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.UnaryInterceptor(s.unary),
+	)
+	healthpb.RegisterHealthServer(g, healthSrv)
+	reflection.Register(g)
+	return g
+}
+
+// stop drains every server within ShutdownTimeout, in parallel; ops may be nil.
+func (s *Server) stop(rpc, cfgRPC *grpc.Server, rest, ops *http.Server) error {
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = stopGRPC(stopCtx, "gRPC", rpc) })
+	wg.Go(func() { errs[1] = stopGRPC(stopCtx, "configuration gRPC", cfgRPC) })
+	wg.Go(func() { errs[2] = shutdownHTTP(stopCtx, "REST", rest) })
+	if ops != nil {
+		wg.Go(func() { errs[3] = shutdownHTTP(stopCtx, "ops HTTP", ops) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // orDefault is v, or def when v is zero.
