@@ -53,7 +53,24 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, &OptionError{Option: option, Value: v, Reason: fmt.Sprintf(format, args...)})
 	}
+	c.validateGeneral(bad)
+	c.Round.validate(bad)
+	c.Registration.validate(bad)
+	c.Service.validate(bad)
+	if c.PrivateKey != "" {
+		if _, err := identity.ParseKey(string(c.PrivateKey)); err != nil {
+			bad(identity.EnvVar, nil, "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
+// badFunc records one refused option.
+type badFunc func(option string, value any, format string, args ...any)
+
+// validateGeneral checks the top-level options: genesis, directories, listeners and
+// limits.
+func (c *Config) validateGeneral(bad badFunc) {
 	if g := c.Genesis.Time(); g.Before(minGenesis) || !g.Before(maxGenesis) {
 		bad("--genesis-time", g.UTC().Format(time.RFC3339), "must be from %s to before %s: rounds are counted in 64-bit nanoseconds",
 			minGenesis.Format(time.DateOnly), maxGenesis.Format(time.DateOnly))
@@ -95,9 +112,6 @@ func (c *Config) Validate() error {
 	if c.GRPCMaxRecvMsgSize <= 0 {
 		bad("--grpc-max-recv-msg-size", c.GRPCMaxRecvMsgSize, "must be positive")
 	}
-	if c.Service.Calibration < 0 {
-		bad("--calibrate", c.Service.Calibration, "must be 0 (off) or positive")
-	}
 	if c.MaxConns < 0 {
 		bad("--max-conns", c.MaxConns, "must be 0 (no limit) or positive")
 	}
@@ -107,8 +121,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout", c.ShutdownTimeout, "must be positive")
 	}
+}
 
-	r := c.Round
+func (r RoundConfig) validate(bad badFunc) {
 	if r.EpochDuration <= 0 {
 		bad("--epoch-duration", r.EpochDuration, "must be positive")
 	}
@@ -118,8 +133,9 @@ func (c *Config) Validate() error {
 	if r.CycleGap < 0 || (r.EpochDuration > 0 && r.CycleGap >= r.EpochDuration) {
 		bad("--cycle-gap", r.CycleGap, "must be at least 0 and less than --epoch-duration %s", r.EpochDuration)
 	}
+}
 
-	g := c.Registration
+func (g RegistrationConfig) validate(bad badFunc) {
 	if g.PowDifficulty > 256 {
 		bad("--pow-difficulty", g.PowDifficulty, "must be 0..256")
 	}
@@ -138,8 +154,9 @@ func (c *Config) Validate() error {
 	if n := len(g.Certifier.PubKey); n != 0 && n != ed25519.PublicKeySize {
 		bad("--certifier-pubkey", nil, "decodes to %d bytes, want an ed25519 public key of %d", n, ed25519.PublicKeySize)
 	}
+}
 
-	s := c.Service
+func (s ServiceConfig) validate(bad badFunc) {
 	if s.EstimatedLeavesPerSecond == 0 {
 		bad("--lps", s.EstimatedLeavesPerSecond, "must be positive")
 	}
@@ -158,16 +175,12 @@ func (c *Config) Validate() error {
 	if (s.ProverSched == "fifo" || s.ProverSched == "rr") && (s.ProverPriority < 1 || s.ProverPriority > 99) {
 		bad("--prover-priority", s.ProverPriority, "must be 1..99 with --prover-sched %s", s.ProverSched)
 	}
+	if s.Calibration < 0 {
+		bad("--calibrate", s.Calibration, "must be 0 (off) or positive")
+	}
 	if s.CPULimitMillis < 0 {
 		bad("--cpu-limit-millis", s.CPULimitMillis, "must not be negative")
 	}
-
-	if c.PrivateKey != "" {
-		if _, err := identity.ParseKey(string(c.PrivateKey)); err != nil {
-			bad(identity.EnvVar, nil, "%v", err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // checkListenAddr accepts what net.ResolveTCPAddr would, without resolving:
