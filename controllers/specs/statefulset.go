@@ -143,41 +143,8 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 			PeriodSeconds: period, TimeoutSeconds: 5, FailureThreshold: 6,
 		}
 	}
-	mounts := []corev1.VolumeMount{
-		{Name: claimTemplate, MountPath: DataPath},
-		{Name: "config", MountPath: ConfigPath, ReadOnly: true},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
-	volumes := []corev1.Volume{
-		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(ps)}}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	}
-	if c := s.Storage.ExistingClaim; c != "" {
-		volumes = append(volumes, corev1.Volume{Name: claimTemplate, VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c}}})
-	}
-	if tk := s.Registration.TrustedKeys; tk != nil {
-		v := corev1.Volume{Name: "trusted-keys"}
-		if tk.ConfigMap != nil {
-			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: *tk.ConfigMap}
-		} else if tk.Secret != nil {
-			v.Secret = &corev1.SecretVolumeSource{SecretName: tk.Secret.Name}
-		}
-		volumes = append(volumes, v)
-		mounts = append(mounts, corev1.VolumeMount{Name: "trusted-keys", MountPath: TrustedPath, ReadOnly: true})
-	}
-	var env []corev1.EnvVar
-	if keyRef := KeyRef(ps); keyRef != nil {
-		env = append(env, corev1.EnvVar{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: keyRef}})
-	}
-	env = append(append(env,
-		// The kubelet removes the CFS quota of containers with exclusive CPUs (v1.33 on):
-		// the poet learns its CPU limit from here to judge its cpuset. Divisor 1m keeps a
-		// fractional limit visible (the default divisor 1 rounds it up).
-		corev1.EnvVar{Name: cpuinfo.LimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-			ContainerName: ContainerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
-	), s.ExtraEnv...)
+	volumes, mounts := podVolumes(ps)
+	env := podEnv(ps)
 	args := append([]string{"--configfile=" + ConfigPath + "/poet.conf"}, s.ExtraArgs...)
 	ports := []corev1.ContainerPort{
 		{Name: "rest", ContainerPort: RESTPort, Protocol: corev1.ProtocolTCP},
@@ -226,6 +193,54 @@ func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 			Volumes: volumes,
 		},
 	}
+}
+
+// podVolumes is the pod's volumes and the poet container's mounts: the data volume
+// (the claim template's, or an existing claim), poet.conf, /tmp and the trusted keys.
+func podVolumes(ps *v1alpha1.PoetService) ([]corev1.Volume, []corev1.VolumeMount) {
+	s := &ps.Spec
+	mounts := []corev1.VolumeMount{
+		{Name: claimTemplate, MountPath: DataPath},
+		{Name: "config", MountPath: ConfigPath, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(ps)}}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	if c := s.Storage.ExistingClaim; c != "" {
+		volumes = append(volumes, corev1.Volume{Name: claimTemplate, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c}}})
+	}
+	if tk := s.Registration.TrustedKeys; tk != nil {
+		v := corev1.Volume{Name: "trusted-keys"}
+		if tk.ConfigMap != nil {
+			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: *tk.ConfigMap}
+		} else if tk.Secret != nil {
+			v.Secret = &corev1.SecretVolumeSource{SecretName: tk.Secret.Name}
+		}
+		volumes = append(volumes, v)
+		mounts = append(mounts, corev1.VolumeMount{Name: "trusted-keys", MountPath: TrustedPath, ReadOnly: true})
+	}
+	return volumes, mounts
+}
+
+// podEnv is the poet container's environment: the key (unless the volume's is the
+// service's), the CPU limit for the exclusivity check, and the user's extra variables.
+func podEnv(ps *v1alpha1.PoetService) []corev1.EnvVar {
+	s := &ps.Spec
+	var env []corev1.EnvVar
+	if keyRef := KeyRef(ps); keyRef != nil {
+		env = append(env, corev1.EnvVar{Name: KeyEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: keyRef}})
+	}
+	return append(append(env,
+		// The kubelet removes the CFS quota of containers with exclusive CPUs (v1.33 on):
+		// the poet learns its CPU limit from here to judge its cpuset. Divisor 1m keeps a
+		// fractional limit visible (the default divisor 1 rounds it up).
+		corev1.EnvVar{Name: cpuinfo.LimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: ContainerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
+	), s.ExtraEnv...)
 }
 
 // capabilities drops every capability, keeping only SYS_NICE when the prover runs under
