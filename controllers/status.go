@@ -39,11 +39,7 @@ func computeStatus(ps *v1alpha1.PoetService, obs *observed, reconcileErr error, 
 	st.ObservedGeneration = ps.Generation
 	open := int64(scheduleOf(ps).OpenRound(now))
 	st.OpenRound = &open
-	port := ps.Spec.Service.Port
-	if port == 0 {
-		port = 80
-	}
-	st.Endpoint = fmt.Sprintf("http://%s.%s.svc:%d", ps.Name, ps.Namespace, port)
+	st.Endpoint = fmt.Sprintf("http://%s.%s.svc:%d", ps.Name, ps.Namespace, ps.Spec.Service.Port)
 	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: ps.Generation})
 	}

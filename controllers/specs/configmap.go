@@ -48,7 +48,7 @@ func ConfigFile(ps *v1alpha1.PoetService) string {
 	}
 	kv("memory", s.Prover.MemoryLayers)
 	kv("tree-file-buffer", s.Prover.TreeFileBuffer)
-	if c := s.Prover.Calibration.Duration; c != nil && c.Duration > 0 {
+	if c := s.Prover.Calibration.Duration; c != nil && c.Duration > 0 && s.Prover.LPS == 0 {
 		kv("calibrate", c.Duration)
 	}
 	if d := s.Prover.CheckpointInterval.Duration; d > 0 {
@@ -56,7 +56,7 @@ func ConfigFile(ps *v1alpha1.PoetService) string {
 	}
 	if sc := s.Prover.Scheduling; sc != nil {
 		kv("prover-sched", strings.ToLower(sc.Policy))
-		kv("prover-priority", max(sc.Priority, 1))
+		kv("prover-priority", sc.Priority)
 	}
 	return b.String()
 }

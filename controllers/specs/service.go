@@ -32,28 +32,20 @@ func HeadlessService(ps *v1alpha1.PoetService) *corev1.Service {
 // metrics port for scraping.
 func ClientService(ps *v1alpha1.PoetService) *corev1.Service {
 	s := &ps.Spec.Service
-	port := s.Port
-	if port == 0 {
-		port = 80
-	}
-	ports := []corev1.ServicePort{{Name: "rest", Port: port, TargetPort: intstr.FromString("rest"), Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ServicePort{{Name: "rest", Port: s.Port, TargetPort: intstr.FromString("rest"), Protocol: corev1.ProtocolTCP}}
 	if s.GRPCPort != nil {
 		ports = append(ports, corev1.ServicePort{Name: "grpc", Port: *s.GRPCPort, TargetPort: intstr.FromString("grpc"), Protocol: corev1.ProtocolTCP})
 	}
 	ports = append(ports, corev1.ServicePort{Name: "metrics", Port: ps.Spec.Metrics.Port, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP})
-	typ := s.Type
-	if typ == "" {
-		typ = corev1.ServiceTypeClusterIP
-	}
 	m := meta(ps, ps.Name)
 	m.Labels[LabelService] = "client"
 	m.Annotations = s.Annotations
 	svc := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
 		ObjectMeta: m,
-		Spec:       corev1.ServiceSpec{Type: typ, Selector: SelectorLabels(ps), Ports: ports},
+		Spec:       corev1.ServiceSpec{Type: s.Type, Selector: SelectorLabels(ps), Ports: ports},
 	}
-	if typ == corev1.ServiceTypeLoadBalancer {
+	if s.Type == corev1.ServiceTypeLoadBalancer {
 		svc.Spec.LoadBalancerClass = s.LoadBalancerClass
 	}
 	return svc

@@ -24,28 +24,6 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 var opts = Options{DefaultImage: "ghcr.io/poet-operator/poet:v0.0.0-test"}
 
 // withDefaults fills what the API server's defaulting markers would.
-func withDefaults(ps *v1alpha1.PoetService) *v1alpha1.PoetService {
-	s := &ps.Spec
-	if s.Prover.MemoryLayers == 0 {
-		s.Prover.MemoryLayers = 26
-	}
-	if s.Prover.TreeFileBuffer == 0 {
-		s.Prover.TreeFileBuffer = 4096
-	}
-	if s.Prover.CPUs == 0 {
-		s.Prover.CPUs = 1
-	}
-	if s.Prover.CheckpointInterval.Duration == 0 {
-		s.Prover.CheckpointInterval.Duration = 5 * time.Second
-	}
-	if s.Metrics.Port == 0 {
-		s.Metrics.Port = 9100
-	}
-	if s.Storage.RetentionPolicy == "" {
-		s.Storage.RetentionPolicy = v1alpha1.RetentionRetain
-	}
-	return ps
-}
 
 func fixtures() map[string]*v1alpha1.PoetService {
 	mainnet := withDefaults(&v1alpha1.PoetService{

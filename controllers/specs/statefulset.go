@@ -74,7 +74,7 @@ const claimTemplate = "data"
 
 // CPUs is the pod's whole-CPU request and limit.
 func CPUs(ps *v1alpha1.PoetService) int64 {
-	return int64(max(ps.Spec.Prover.CPUs, 1) + ps.Spec.Resources.ExtraCPUs)
+	return int64(ps.Spec.Prover.CPUs + ps.Spec.Resources.ExtraCPUs)
 }
 
 // StatefulSet runs one poet pod with a volume claim template. Pods are replaced only
@@ -84,10 +84,6 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 	retention := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	if s.Storage.RetentionPolicy == v1alpha1.RetentionDelete {
 		retention = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
-	}
-	size := s.Storage.Size
-	if size.IsZero() {
-		size = resource.MustParse("10Gi")
 	}
 	pod := PodTemplate(ps, o)
 	hash := hashInputs(pod, ConfigFile(ps))
@@ -119,7 +115,7 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: s.Storage.StorageClassName,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: s.Storage.Size}},
 		},
 	}}
 	return sts
@@ -129,13 +125,9 @@ func StatefulSet(ps *v1alpha1.PoetService, o Options) *appsv1.StatefulSet {
 // manager, a restricted security context, probes on the ops port.
 func PodTemplate(ps *v1alpha1.PoetService, o Options) corev1.PodTemplateSpec {
 	s := &ps.Spec
-	memory := s.Resources.Memory
-	if memory.IsZero() {
-		memory = resource.MustParse("2Gi")
-	}
 	res := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(CPUs(ps), resource.DecimalSI),
-		corev1.ResourceMemory: memory,
+		corev1.ResourceMemory: s.Resources.Memory,
 	}
 	probe := func(path string, period int32) *corev1.Probe {
 		return &corev1.Probe{
