@@ -31,8 +31,9 @@ type Registry interface {
 	Members(round uint64) ([][]byte, error)
 	// SaveProof stores a finished round durably.
 	SaveProof(p registration.StoredProof) error
-	// Proof returns a stored proof or registration.ErrProofNotFound.
-	Proof(round uint64) (*registration.StoredProof, error)
+	// HasProof reports whether a round's proof is stored, without reading it (a
+	// million-member proof is tens of megabytes).
+	HasProof(round uint64) (bool, error)
 	// LatestProof is the highest round with a stored proof, without reading it.
 	LatestProof() (round uint64, ok bool, err error)
 }
@@ -289,7 +290,7 @@ func (e *Engine) recover(ctx context.Context) (uint64, error) {
 			e.log.Warn("not starting a round in progress that has no registrations", "round", n)
 			return n + 1, nil
 		}
-		if _, err := e.reg.Proof(n); err == nil {
+		if has, err := e.reg.HasProof(n); err == nil && has {
 			return n + 1, nil
 		}
 		if stopped, err := e.closeAndExecute(ctx, n); err != nil || stopped {
@@ -380,7 +381,11 @@ func (e *Engine) runProver(ctx context.Context, cfg prover.Config) (*prover.Resu
 // publish stores a finished proof with the round's members, then removes the round's
 // directory; a proof already stored is kept.
 func (e *Engine) publish(n uint64, p *posw.Proof, leaves uint64) error {
-	if _, err := e.reg.Proof(n); errors.Is(err, registration.ErrProofNotFound) {
+	has, err := e.reg.HasProof(n)
+	if err != nil {
+		return fmt.Errorf("looking up proof of round %d: %w", n, err)
+	}
+	if !has {
 		members, err := e.reg.Members(n)
 		if err != nil {
 			return fmt.Errorf("listing members of round %d: %w", n, err)
@@ -389,8 +394,6 @@ func (e *Engine) publish(n uint64, p *posw.Proof, leaves uint64) error {
 		if err := e.reg.SaveProof(sp); err != nil {
 			return fmt.Errorf("saving proof of round %d: %w", n, err)
 		}
-	} else if err != nil {
-		return fmt.Errorf("looking up proof of round %d: %w", n, err)
 	}
 	e.mu.Lock()
 	e.lastProof = &proofInfo{round: n, at: e.cfg.Now()}

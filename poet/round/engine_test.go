@@ -76,6 +76,13 @@ func (r *memRegistry) Proof(round uint64) (*registration.StoredProof, error) {
 	return nil, registration.ErrProofNotFound
 }
 
+func (r *memRegistry) HasProof(round uint64) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.proofs[round]
+	return ok, nil
+}
+
 func (r *memRegistry) LatestProof() (uint64, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
