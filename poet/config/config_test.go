@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/poet-operator/poet-operator/poet/identity"
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
 
@@ -36,15 +37,6 @@ func writeConf(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // TestDefaults checks the defaults against the reference's (spec §8).
@@ -108,7 +100,7 @@ func TestSampleFiles(t *testing.T) {
 		check func(t *testing.T, c *Config)
 	}{
 		{"testdata/sample-poet.conf", func(t *testing.T, c *Config) {
-			if g := c.Genesis.Time(); !g.Equal(mustTime(t, "2022-08-09T06:21:19Z")) {
+			if g := c.Genesis.Time(); !g.Equal(testutil.MustTime(t, "2022-08-09T06:21:19Z")) {
 				t.Errorf("genesis %s", g)
 			}
 			if c.Round != (RoundConfig{EpochDuration: time.Minute, PhaseShift: 15 * time.Second, CycleGap: 5 * time.Second}) {
@@ -116,7 +108,7 @@ func TestSampleFiles(t *testing.T) {
 			}
 		}},
 		{"testdata/poet_config_sample.conf", func(t *testing.T, c *Config) {
-			if g := c.Genesis.Time(); !g.Equal(mustTime(t, "2023-07-14T08:00:00Z")) {
+			if g := c.Genesis.Time(); !g.Equal(testutil.MustTime(t, "2023-07-14T08:00:00Z")) {
 				t.Errorf("genesis %s", g)
 			}
 			if c.Round != (RoundConfig{EpochDuration: 336 * time.Hour, PhaseShift: 240 * time.Hour, CycleGap: 12 * time.Hour}) {
@@ -127,7 +119,7 @@ func TestSampleFiles(t *testing.T) {
 					c.JSONLog, c.DebugLog, c.Registration.PowDifficulty, c.MetricsPort)
 			}
 			s := c.Schedule()
-			if got := s.RoundStart(0); !got.Equal(mustTime(t, "2023-07-24T08:00:00Z")) {
+			if got := s.RoundStart(0); !got.Equal(testutil.MustTime(t, "2023-07-24T08:00:00Z")) {
 				t.Errorf("mainnet round 0 starts %s", got)
 			}
 		}},

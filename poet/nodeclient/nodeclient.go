@@ -123,7 +123,11 @@ func (c *Client) SubmitPoW(ctx context.Context, id Identity, deadline time.Time)
 	}
 	req := c.Request(id, deadline)
 	req.PowParams = pp.PowParams
-	req.Nonce = FindNonce(pp.PowParams.GetChallenge(), id.Pub, id.Challenge, uint(pp.PowParams.GetDifficulty()))
+	nonce, err := registration.FindNonce(pp.PowParams.GetChallenge(), id.Pub, id.Challenge, uint(pp.PowParams.GetDifficulty()))
+	if err != nil {
+		return nil, fmt.Errorf("solving the proof of work: %w", err)
+	}
+	req.Nonce = nonce
 	var out apiv1.SubmitResponse
 	return &out, c.Do(ctx, http.MethodPost, "/v1/submit", req, &out)
 }
@@ -135,15 +139,6 @@ func (c *Client) SubmitCertificate(ctx context.Context, id Identity, certifier e
 	req.Certificate = &apiv1.SubmitRequest_Certificate{Data: data, Signature: ed25519.Sign(certifier, data)}
 	var out apiv1.SubmitResponse
 	return &out, c.Do(ctx, http.MethodPost, "/v1/submit", req, &out)
-}
-
-// FindNonce is the smallest nonce meeting the difficulty, as the node searches.
-func FindNonce(powChallenge, nodeID, challenge []byte, difficulty uint) uint64 {
-	for nonce := uint64(0); ; nonce++ {
-		if registration.CheckPow(powChallenge, nodeID, challenge, nonce, difficulty) {
-			return nonce
-		}
-	}
 }
 
 // Proof fetches a round's proof, retrying 404 (not yet proved) every interval until ctx

@@ -83,17 +83,3 @@ func TestProofRetriesNotFound(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
-
-func TestFindNonceMeetsDifficulty(t *testing.T) {
-	id := NewIdentity()
-	ch := []byte("pow challenge")
-	n := FindNonce(ch, id.Pub, id.Challenge, 8)
-	if !registration.CheckPow(ch, id.Pub, id.Challenge, n, 8) {
-		t.Fatal("nonce does not meet the difficulty")
-	}
-	for k := uint64(0); k < n; k++ {
-		if registration.CheckPow(ch, id.Pub, id.Challenge, k, 8) {
-			t.Fatalf("nonce %d is smaller and passes: not the node's search order", k)
-		}
-	}
-}

@@ -89,13 +89,13 @@ func (n testNode) sign(req *SubmitRequest) {
 	req.Signature = ed25519.Sign(n.priv, append(append([]byte{}, req.Prefix...), req.Challenge...))
 }
 
+// solvePow is FindNonce for a parameter set.
 func solvePow(p PowParams, nodeID, ch []byte) uint64 {
-	for nonce := uint64(0); ; nonce++ {
-		h := powHash(p.Challenge, nodeID, ch, nonce)
-		if leadingZeroBits(h[:], p.Difficulty) {
-			return nonce
-		}
+	nonce, err := FindNonce(p.Challenge, nodeID, ch, uint(p.Difficulty))
+	if err != nil {
+		panic(err) // the tests' own parameters
 	}
+	return nonce
 }
 
 type testEnv struct {

@@ -70,3 +70,17 @@ func CheckPow(powChallenge, nodeID, poetChallenge []byte, nonce uint64, difficul
 	h := powHash(powChallenge, nodeID, poetChallenge, nonce)
 	return leadingZeroBits(h[:], uint32(difficulty))
 }
+
+// FindNonce is the smallest nonce that solves the proof of work, found as go-spacemesh
+// searches: counting up from 0. The expected work doubles with each bit of difficulty;
+// a difficulty no hash can meet is an error.
+func FindNonce(powChallenge, nodeID, poetChallenge []byte, difficulty uint) (uint64, error) {
+	if difficulty > maxPowDifficulty {
+		return 0, fmt.Errorf("%w: difficulty %d is beyond the %d bits of the hash", ErrInvalidPowParams, difficulty, maxPowDifficulty)
+	}
+	nonce := uint64(0)
+	for !CheckPow(powChallenge, nodeID, poetChallenge, nonce, difficulty) {
+		nonce++
+	}
+	return nonce, nil
+}

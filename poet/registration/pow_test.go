@@ -13,16 +13,11 @@ func TestPowHashKnownAnswers(t *testing.T) {
 	if got := hex.EncodeToString(h[:]); got != "e4623b79b9ffa6abc5da681b516ccbb67a6e421d229ed62fbcea07bc318dfc84" {
 		t.Errorf("nonce 0: %s", got)
 	}
-	nonce := uint64(0)
-	for ; ; nonce++ {
-		h = powHash(powCh, nodeID, poetCh, nonce)
-		if leadingZeroBits(h[:], 8) {
-			break
-		}
+	nonce, err := FindNonce(powCh, nodeID, poetCh, 8)
+	if err != nil || nonce != 130 {
+		t.Errorf("first nonce meeting difficulty 8 = %d (%v), want 130", nonce, err)
 	}
-	if nonce != 130 {
-		t.Errorf("first nonce meeting difficulty 8 = %d, want 130", nonce)
-	}
+	h = powHash(powCh, nodeID, poetCh, nonce)
 	if got := hex.EncodeToString(h[:]); got != "00aa2e4b0eb886f5b706ead9a2187f827f60371b75f832a0e519b58636c9fded" {
 		t.Errorf("nonce 130: %s", got)
 	}
@@ -89,5 +84,26 @@ func TestCheckPow(t *testing.T) {
 	}
 	if !CheckPow(pow, node, ch, 0, 0) || CheckPow(pow, node, ch, 0, 257) {
 		t.Fatal("difficulty 0 must pass and 257 fail")
+	}
+}
+
+// FindNonce gives the smallest solving nonce, the one a node sends.
+func TestFindNonceIsTheSmallest(t *testing.T) {
+	nodeID, poetCh := repeat(0x05), repeat(0x06)
+	powCh := []byte("pow challenge")
+	n, err := FindNonce(powCh, nodeID, poetCh, 8)
+	if err != nil || !CheckPow(powCh, nodeID, poetCh, n, 8) {
+		t.Fatalf("nonce %d (%v) does not meet difficulty 8", n, err)
+	}
+	for k := uint64(0); k < n; k++ {
+		if CheckPow(powCh, nodeID, poetCh, k, 8) {
+			t.Fatalf("nonce %d is smaller than %d and passes: not the node's search order", k, n)
+		}
+	}
+	if n, err := FindNonce(powCh, nodeID, poetCh, 0); err != nil || n != 0 {
+		t.Errorf("difficulty 0: nonce %d (%v), want 0", n, err)
+	}
+	if _, err := FindNonce(powCh, nodeID, poetCh, maxPowDifficulty+1); !errors.Is(err, ErrInvalidPowParams) {
+		t.Errorf("difficulty %d: %v, want ErrInvalidPowParams", maxPowDifficulty+1, err)
 	}
 }

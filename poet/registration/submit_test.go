@@ -137,13 +137,13 @@ func TestSubmitErrorOrder(t *testing.T) {
 	})
 }
 
+// badNonce is the smallest nonce that does not solve the proof of work.
 func badNonce(p PowParams, nodeID, ch []byte) uint64 {
-	for nonce := uint64(0); ; nonce++ {
-		h := powHash(p.Challenge, nodeID, ch, nonce)
-		if !leadingZeroBits(h[:], p.Difficulty) {
-			return nonce
-		}
+	nonce := uint64(0)
+	for CheckPow(p.Challenge, nodeID, ch, nonce, uint(p.Difficulty)) {
+		nonce++
 	}
+	return nonce
 }
 
 func TestSubmitIdempotentAndConflicting(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 // mainnet is docs/poet_config_sample.conf of the reference.
@@ -23,15 +25,6 @@ var dev = Schedule{
 	EpochDuration: 24 * time.Second,
 	PhaseShift:    12 * time.Second,
 	CycleGap:      6 * time.Second,
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func TestValidate(t *testing.T) {
@@ -82,10 +75,10 @@ func TestRoundStartEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, want := tt.s.RoundStart(tt.n), mustTime(t, tt.start); !got.Equal(want) {
+			if got, want := tt.s.RoundStart(tt.n), testutil.MustTime(t, tt.start); !got.Equal(want) {
 				t.Errorf("RoundStart(%d) = %s, want %s", tt.n, got, want)
 			}
-			if got, want := tt.s.RoundEnd(tt.n), mustTime(t, tt.end); !got.Equal(want) {
+			if got, want := tt.s.RoundEnd(tt.n), testutil.MustTime(t, tt.end); !got.Equal(want) {
 				t.Errorf("RoundEnd(%d) = %s, want %s", tt.n, got, want)
 			}
 		})
@@ -150,9 +143,9 @@ func TestOpenRound(t *testing.T) {
 		{"last ns of round 1", dev, g.Add(36*time.Second - 1), 1},
 		{"round 1 starts", dev, g.Add(36 * time.Second), 2},
 		{"an hour in", dev, g.Add(time.Hour), 150},
-		{"mainnet before round 0", mainnet, mustTime(t, "2023-07-24T07:59:59Z"), 0},
-		{"mainnet round 0 starts", mainnet, mustTime(t, "2023-07-24T08:00:00Z"), 1},
-		{"mainnet 2024-01-01", mainnet, mustTime(t, "2024-01-01T00:00:00Z"), 12}, // round 11 started 2023-12-25T08:00Z
+		{"mainnet before round 0", mainnet, testutil.MustTime(t, "2023-07-24T07:59:59Z"), 0},
+		{"mainnet round 0 starts", mainnet, testutil.MustTime(t, "2023-07-24T08:00:00Z"), 1},
+		{"mainnet 2024-01-01", mainnet, testutil.MustTime(t, "2024-01-01T00:00:00Z"), 12}, // round 11 started 2023-12-25T08:00Z
 		{"reference: before genesis", Schedule{Genesis: g, EpochDuration: time.Hour, PhaseShift: time.Minute}, g.Add(-time.Minute), 0},
 		{"reference: in phase shift", Schedule{Genesis: g, EpochDuration: time.Hour, PhaseShift: 10 * time.Minute}, g.Add(time.Minute), 0},
 		{"reference: first epoch", Schedule{Genesis: g, EpochDuration: time.Hour, PhaseShift: time.Minute}, g.Add(2 * time.Minute), 1},

@@ -6,11 +6,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/posw"
 	"github.com/poet-operator/poet-operator/poet/prover"
 	"github.com/poet-operator/poet-operator/poet/registration"
@@ -34,42 +34,6 @@ import (
 // These tests run the real poet binary on loopback and talk to it exactly as
 // go-spacemesh does (../shared/spec/node-client.md): protojson bodies, a "{}" body on
 // every GET, the PoW or certificate path, a deadline, 404 retries for the proof.
-
-var (
-	buildOnce sync.Once
-	poetBin   string
-	buildErr  error
-)
-
-func buildPoet(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "poet-e2e")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		poetBin = filepath.Join(dir, "poet")
-		out, err := exec.Command("go", "build", "-o", poetBin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building poet: %v", buildErr)
-	}
-	return poetBin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // poetProc is one run of the poet binary; restarts reuse its directory and genesis.
 type poetProc struct {
@@ -82,7 +46,7 @@ type poetProc struct {
 	rpc     string
 	cfgRPC  string
 	cmd     *exec.Cmd
-	log     *bytes.Buffer
+	log     *logBuffer
 	mu      sync.Mutex
 }
 
@@ -94,26 +58,30 @@ const (
 
 // newPoet builds the binary first, then sets genesis at now+offset.
 func newPoet(t *testing.T, offset time.Duration, extra ...string) *poetProc {
-	buildPoet(t)
+	testutil.BuildBinary(t, ".")
 	return &poetProc{t: t, dir: t.TempDir(), genesis: time.Now().Add(offset), extra: extra}
 }
 
 func (p *poetProc) start() {
 	t := p.t
 	t.Helper()
-	if p.rest == "" {
-		p.rest, p.ops, p.rpc, p.cfgRPC = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	// The first start listens on ports the kernel picks (no other process can take them
+	// between choosing and binding) and learns them from the poet's "listening" log line;
+	// a restart reuses them, as a restarted pod keeps its addresses.
+	rest, rpc, cfgRPC, opsPort := "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "0"
+	if p.rest != "" {
+		rest, rpc, cfgRPC = p.rest, p.rpc, p.cfgRPC
+		_, opsPort, _ = net.SplitHostPort(p.ops)
 	}
-	_, opsPort, _ := net.SplitHostPort(p.ops)
 	args := append([]string{
 		"--poetdir", p.dir,
 		"--genesis-time", p.genesis.UTC().Format(time.RFC3339Nano),
 		"--epoch-duration", epoch.String(), "--phase-shift", phaseShift.String(), "--cycle-gap", cycleGap.String(),
-		"--restlisten", p.rest, "--rpclisten", p.rpc, "--config-rpclisten", p.cfgRPC,
+		"--restlisten", rest, "--rpclisten", rpc, "--config-rpclisten", cfgRPC,
 		"--metrics-port", opsPort, "--checkpoint-interval", "200ms", "--jsonlog",
 	}, p.extra...)
-	p.cmd = exec.Command(buildPoet(t), args...)
-	p.log = &bytes.Buffer{}
+	p.cmd = exec.Command(testutil.BuildBinary(t, "."), args...)
+	p.log = &logBuffer{}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -121,11 +89,18 @@ func (p *poetProc) start() {
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://127.0.0.1:" + opsPort + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
+		if p.rest == "" {
+			if a, ok := p.log.listening(); ok {
+				p.rest, p.rpc, p.cfgRPC, p.ops = a.REST, a.RPC, a.ConfigRPC, a.ops()
+			}
+		}
+		if p.ops != "" {
+			resp, err := http.Get("http://" + p.ops + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -133,6 +108,54 @@ func (p *poetProc) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// logBuffer holds a poet's output: exec's copying goroutine writes it while the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(b)
+}
+
+func (l *logBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+func (l *logBuffer) String() string { return string(l.Bytes()) }
+
+// listenAddrs are the addresses of the poet's JSON "listening" log line.
+type listenAddrs struct {
+	Msg       string `json:"msg"`
+	RPC       string `json:"rpc"`
+	REST      string `json:"rest"`
+	ConfigRPC string `json:"configRpc"`
+	Ops       string `json:"ops"`
+}
+
+// ops is the ops listener (bound on all interfaces) as a loopback address.
+func (a listenAddrs) ops() string {
+	if _, port, err := net.SplitHostPort(a.Ops); err == nil {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return ""
+}
+
+// listening finds the "listening" line in a --jsonlog output, once the poet wrote it.
+func (l *logBuffer) listening() (listenAddrs, bool) {
+	for _, line := range bytes.Split(l.Bytes(), []byte("\n")) {
+		var a listenAddrs
+		if json.Unmarshal(line, &a) == nil && a.Msg == "listening" {
+			return a, true
+		}
+	}
+	return listenAddrs{}, false
 }
 
 func (p *poetProc) kill() {
@@ -224,18 +247,20 @@ func (n *node) submitPow(t *testing.T, id nodeKey, deadline time.Time) (*apiv1.S
 	}
 	req := n.request(id, deadline)
 	req.PowParams = pp.PowParams
-	req.Nonce = findNonce(pp.PowParams.Challenge, id.pub, id.challenge, uint(pp.PowParams.Difficulty))
+	req.Nonce = mustFindNonce(t, pp.PowParams.Challenge, id, uint(pp.PowParams.Difficulty))
 	var resp apiv1.SubmitResponse
 	code, raw, _ := n.do("POST", "/v1/submit", req, &resp)
 	return &resp, code, raw
 }
 
-func findNonce(powChallenge, nodeID, challenge []byte, difficulty uint) uint64 {
-	for nonce := uint64(0); ; nonce++ {
-		if registration.CheckPow(powChallenge, nodeID, challenge, nonce, difficulty) {
-			return nonce
-		}
+// mustFindNonce solves the proof of work for id as the node does.
+func mustFindNonce(t *testing.T, powChallenge []byte, id nodeKey, difficulty uint) uint64 {
+	t.Helper()
+	nonce, err := registration.FindNonce(powChallenge, id.pub, id.challenge, difficulty)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return nonce
 }
 
 // proof fetches a round's proof after its end, retrying 404s like the node does.
@@ -384,7 +409,7 @@ func TestEndToEndBadRequests(t *testing.T) {
 	good := func(id nodeKey) *apiv1.SubmitRequest {
 		req := n.request(id, far())
 		req.PowParams = pp.PowParams
-		req.Nonce = findNonce(pp.PowParams.Challenge, id.pub, id.challenge, 4)
+		req.Nonce = mustFindNonce(t, pp.PowParams.Challenge, id, 4)
 		return req
 	}
 	id := newIdentity()

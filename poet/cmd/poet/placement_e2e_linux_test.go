@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/placement"
 	"github.com/poet-operator/poet-operator/poet/status"
 )
@@ -139,7 +140,7 @@ func procField(t *testing.T, path, key string) string {
 // The binary runs with CAP_SYS_NICE dropped from its bounding set (on a locked thread
 // that then exits) and RLIMIT_RTPRIO 0.
 func TestProverSchedWithoutCapability(t *testing.T) {
-	bin := buildPoet(t)
+	bin := testutil.BuildBinary(t, ".")
 	dir := t.TempDir()
 	type result struct {
 		out []byte

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 // A data directory made under one genesis is refused under another: the second start
@@ -28,9 +30,9 @@ func TestOtherScheduleIsRefused(t *testing.T) {
 	}
 
 	other := p.genesis.Add(time.Minute).UTC().Format(time.RFC3339Nano)
-	cmd := exec.Command(buildPoet(t), "--poetdir", p.dir, "--genesis-time", other,
+	cmd := exec.Command(testutil.BuildBinary(t, "."), "--poetdir", p.dir, "--genesis-time", other,
 		"--epoch-duration", epoch.String(), "--phase-shift", phaseShift.String(), "--cycle-gap", cycleGap.String(),
-		"--restlisten", freeAddr(t), "--rpclisten", freeAddr(t), "--config-rpclisten", freeAddr(t))
+		"--restlisten", "127.0.0.1:0", "--rpclisten", "127.0.0.1:0", "--config-rpclisten", "127.0.0.1:0")
 	out, err := runWithin(t, cmd, time.Minute)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
@@ -58,14 +60,13 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 		t.Skip("runs the poet binary")
 	}
 	p := newPoet(t, time.Hour)
-	p.rest, p.ops, p.rpc, p.cfgRPC = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	_, opsPort, _ := strings.Cut(p.ops, ":")
-	cmd := exec.Command(buildPoet(t), "--poetdir", p.dir,
+	cmd := exec.Command(testutil.BuildBinary(t, "."), "--poetdir", p.dir,
 		"--genesis-time", p.genesis.UTC().Format(time.RFC3339Nano),
 		"--epoch-duration", epoch.String(), "--phase-shift", phaseShift.String(), "--cycle-gap", cycleGap.String(),
-		"--restlisten", p.rest, "--rpclisten", p.rpc, "--config-rpclisten", p.cfgRPC, "--metrics-port", opsPort)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+		"--restlisten", "127.0.0.1:0", "--rpclisten", "127.0.0.1:0", "--config-rpclisten", "127.0.0.1:0",
+		"--metrics-port", "0", "--jsonlog")
+	log := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,12 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 			t.Fatalf("the poet ended on SIGHUP number %d during start-up: %v\n%s", sent, err, log.String())
 		case <-time.After(time.Millisecond):
 		}
-		ready = httpStatus("http://127.0.0.1:"+opsPort+"/readyz") == 200
+		if p.ops == "" {
+			if a, ok := log.listening(); ok {
+				p.ops = a.ops()
+			}
+		}
+		ready = p.ops != "" && httpStatus("http://"+p.ops+"/readyz") == 200
 		if sent > 60_000 {
 			t.Fatalf("not ready after %d SIGHUPs:\n%s", sent, log.String())
 		}

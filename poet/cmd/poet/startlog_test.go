@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 // The start-up log names the service key as /v1/info and nodes' configs do, in base64;
@@ -15,7 +17,7 @@ func TestStartLogKeyIsBase64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the poet binary")
 	}
-	cmd := exec.Command(buildPoet(t), "--poetdir", t.TempDir(), "--restlisten", freeAddr(t), "--rpclisten", freeAddr(t), "--config-rpclisten", freeAddr(t))
+	cmd := exec.Command(testutil.BuildBinary(t, "."), "--poetdir", t.TempDir(), "--restlisten", "127.0.0.1:0", "--rpclisten", "127.0.0.1:0", "--config-rpclisten", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/placement"
 )
 
@@ -21,7 +22,7 @@ func TestCPUPinsLikeTheService(t *testing.T) {
 	if err != nil || len(allowed) < 2 {
 		t.Skipf("the test may run on %v only (%v)", allowed, err)
 	}
-	bin := buildBench(t)
+	bin := testutil.BuildBinary(t, ".")
 	cpu := allowed[0] // not the service's default, so the flag is what places it
 	dir := filepath.Join(t.TempDir(), "round")
 	var out bytes.Buffer

@@ -12,19 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/posw"
 	"github.com/poet-operator/poet-operator/poet/prover"
 )
-
-func buildBench(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "poet_bench")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building poet_bench: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func runBench(t *testing.T, bin string, args ...string) string {
 	t.Helper()
@@ -43,7 +34,7 @@ func TestKill9ThenResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the prover for seconds")
 	}
-	bin := buildBench(t)
+	bin := testutil.BuildBinary(t, ".")
 	const leaves = "150000"
 	want := filepath.Join(t.TempDir(), "want.json")
 	runBench(t, bin, "--leaves", leaves, "--proof-out", want)
@@ -100,7 +91,7 @@ func TestDurationRunPrintsRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the prover for a second")
 	}
-	bin := buildBench(t)
+	bin := testutil.BuildBinary(t, ".")
 	dir := t.TempDir()
 	proof := filepath.Join(dir, "p.json")
 	out := runBench(t, bin, "-d", "1s", "--datadir", filepath.Join(dir, "round"), "--proof-out", proof)

@@ -221,9 +221,11 @@ func prepare(ctx context.Context, o *options, client *http.Client) ([][]byte, er
 			req.Certificate = &apiv1.SubmitRequest_Certificate{Data: data, Signature: ed25519.Sign(o.certifierKey, data)}
 		} else {
 			req.PowParams = pp
-			for !registration.CheckPow(pp.Challenge, pub, challenge, req.Nonce, uint(pp.Difficulty)) {
-				req.Nonce++
+			nonce, err := registration.FindNonce(pp.Challenge, pub, challenge, uint(pp.Difficulty))
+			if err != nil {
+				return nil, fmt.Errorf("solving the proof of work: %w", err)
 			}
+			req.Nonce = nonce
 		}
 		b, err := protojson.Marshal(req)
 		if err != nil {

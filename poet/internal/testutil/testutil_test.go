@@ -1,0 +1,54 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMustTime(t *testing.T) {
+	got := MustTime(t, "2024-01-02T03:04:05.5Z")
+	if want := time.Date(2024, 1, 2, 3, 4, 5, 5e8, time.UTC); !got.Equal(want) {
+		t.Fatalf("MustTime = %v, want %v", got, want)
+	}
+}
+
+// A tiny main package in a temporary module: built once, the second call gives the same
+// file, and the binary runs.
+func TestBuildBinaryBuildsOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go build")
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"go.mod":  "module example.com/hello\n\ngo 1.21\n",
+		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	bin := BuildBinary(t, ".")
+	if filepath.Base(bin) != filepath.Base(dir) {
+		t.Errorf("binary %s, want it named after the package directory %s", bin, filepath.Base(dir))
+	}
+	st, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := BuildBinary(t, "."); again != bin {
+		t.Fatalf("second call gave %s, want the cached %s", again, bin)
+	}
+	if st2, err := os.Stat(bin); err != nil || !st2.ModTime().Equal(st.ModTime()) {
+		t.Fatalf("the binary was rebuilt or removed (%v)", err)
+	}
+	out, err := exec.Command(bin).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "hello" {
+		t.Fatalf("running %s: %q, %v", bin, out, err)
+	}
+	os.RemoveAll(filepath.Dir(bin))
+}
