@@ -29,26 +29,16 @@ REF_MEMBERS="${REF_MEMBERS:-200000}"
 CYCLE_GAP="${CYCLE_GAP:-12h}"
 WINDOW="${WINDOW:-17}"
 MAX_RATIO="${MAX_RATIO:-0.75}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
+# shellcheck source=hack/compare-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/compare-lib.sh"
 SEED_BIN="$ROOT/bin/compat/seedproof"
-BIN="$ROOT/bin"
 
-if [[ ! -x "$REF_BIN" ]]; then
-  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
-  mkdir -p "$(dirname "$REF_BIN")"
-  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
-fi
-echo "== building poet, poet_load and seedproof"
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+build_reference
+build_ours
+echo "== building seedproof"
 (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$SEED_BIN" ./seedproof)
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/burst-compare.XXXXXX")"
-PID=""
-cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+work_dir burst-compare
 
 # burst NAME BIN MEMBERS DECODE: seed a proof of MEMBERS members as round 0, start the
 # server with its key, run the burst, stop the server; prints poet_load's report.

@@ -12,24 +12,14 @@ CLIENTS="${CLIENTS:-64}"
 COUNT="${COUNT:-5000}"
 ROUNDS="${ROUNDS:-2}"
 POW="${POW_DIFFICULTY:-0}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
-BIN="$ROOT/bin"
+# shellcheck source=hack/compare-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/compare-lib.sh"
 
-if [[ ! -x "$REF_BIN" ]]; then
-  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
-  mkdir -p "$(dirname "$REF_BIN")"
-  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
-fi
-echo "== building poet and poet_load"
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+build_reference
+build_ours
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/load-compare.XXXXXX")"
-PID=""
-cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+work_dir load-compare
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # serve NAME BIN: start a server with one long open round; sets PID and URL.
 serve() {

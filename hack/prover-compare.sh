@@ -31,24 +31,14 @@ OURS_ARGS="${OURS_ARGS:-}"
 OURS_ENV="${OURS_ENV:-}"
 ONLY="${ONLY:-}"
 PHASE=8 # seconds from start to round 0's start
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REF_BIN="$ROOT/bin/compat/ref-poet-v0.10.12"
-BIN="$ROOT/bin"
+# shellcheck source=hack/compare-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/compare-lib.sh"
 
-if [[ ! -x "$REF_BIN" ]]; then
-  echo "== building the reference poet -> ${REF_BIN#"$ROOT"/}"
-  mkdir -p "$(dirname "$REF_BIN")"
-  (cd "$ROOT/hack/compat" && CGO_ENABLED=0 go build -trimpath -o "$REF_BIN" github.com/spacemeshos/poet)
-fi
-echo "== building poet and poet_load"
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./poet/cmd/poet ./poet/cmd/poet_load)
+build_reference
+build_ours
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/prover-compare.XXXXXX")"
-PID=""
-cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+work_dir prover-compare
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 now() { date +%s.%N; }
 
 # leaves prints round 0's leaves from the server's /metrics (0 before it executes).
