@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,11 +63,16 @@ func startProof(t *testing.T, n int) (*env, []byte) {
 	t.Helper()
 	p := proofWithMembers(n)
 	e := start(t, &fakeBackend{proofs: map[uint64]*registration.StoredProof{1: p}})
-	want, err := gatewayJSON.Marshal(proofMessage(p, servicePubkey))
+	raw, err := gatewayJSON.Marshal(proofMessage(p, servicePubkey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, want
+	// protojson's whitespace differs between builds; the served form is compact.
+	var want bytes.Buffer
+	if err := json.Compact(&want, raw); err != nil {
+		t.Fatal(err)
+	}
+	return e, want.Bytes()
 }
 
 func TestProofEncodings(t *testing.T) {

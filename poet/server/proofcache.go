@@ -12,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
+	"github.com/poet-operator/poet-operator/poet/proofjson"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
@@ -78,10 +77,6 @@ func newProofCache(b Backend, size int, log *slog.Logger) *proofCache {
 	}
 	return &proofCache{b: b, size: size, log: log, flights: map[uint64]*flight{}}
 }
-
-// gatewayJSON are the options of grpc-gateway's default marshaler: every field emitted,
-// lowerCamelCase names.
-var gatewayJSON = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // get returns the rendered proof of a round ID. An ID that is not a round number as
 // the reference writes it is ErrProofNotFound, as the reference answers (its proofs are
@@ -171,7 +166,7 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 	}
 	// The service key, never anything shorter: a node panics on a pubkey under 5 bytes.
 	msg := proofMessage(sp, c.b.Info().ServicePubkey)
-	body, err := gatewayJSON.Marshal(msg)
+	body, err := proofjson.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("rendering round %d proof: %w", round, err)
 	}
@@ -182,16 +177,5 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 
 // proofMessage is the API message of a stored proof.
 func proofMessage(sp *registration.StoredProof, pubkey []byte) *apiv1.ProofResponse {
-	return &apiv1.ProofResponse{
-		Proof: &apiv1.PoetProof{
-			Proof: &apiv1.MerkleProof{
-				Root:         sp.Proof.Root,
-				ProvenLeaves: sp.Proof.ProvenLeaves,
-				ProofNodes:   sp.Proof.ProofNodes,
-			},
-			Members: sp.Members,
-			Leaves:  sp.Leaves,
-		},
-		Pubkey: pubkey,
-	}
+	return proofjson.Response(&sp.Proof, sp.Members, sp.Leaves, pubkey)
 }

@@ -144,6 +144,10 @@ type env struct {
 	stop  func() error // cancels Run and returns its error
 }
 
+// gatewayJSON is grpc-gateway's default marshaler's options (every field emitted,
+// lowerCamelCase names): the tests' own rendering, to hold the served bodies against.
+var gatewayJSON = protojson.MarshalOptions{EmitUnpopulated: true}
+
 func testConfig() Config {
 	return Config{RPCListen: "127.0.0.1:0", RESTListen: "127.0.0.1:0", ConfigRPCListen: "127.0.0.1:0",
 		MetricsListen: "127.0.0.1:0", MaxRequestBytes: 4096, ShutdownTimeout: 2 * time.Second}
