@@ -213,17 +213,7 @@ func rewind(t testing.TB, dir string, disk uint, k uint64) uint64 {
 			t.Fatal(err)
 		}
 	}
-	return readCheckpoint(t, dir, stmtOf(t, dir))
-}
-
-// stmtOf is the statement of the round in dir.
-func stmtOf(t testing.TB, dir string) []byte {
-	t.Helper()
-	st, err := ourprover.ReadState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Execution.Statement
+	return readCheckpoint(t, dir, st.Execution.Statement)
 }
 
 func ourExact(t testing.TB, dir string, stmt []byte, disk uint, n uint64) uint64 {
