@@ -32,6 +32,12 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.tmp/controller-gen $@
 
+HELM_DOCS_VERSION ?= v1.14.2
+HELM_DOCS := $(BIN)/helm-docs-$(HELM_DOCS_VERSION)
+$(HELM_DOCS):
+	GOBIN=$(BIN)/.tmp $(GO) install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION)
+	mv $(BIN)/.tmp/helm-docs $@
+
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 $(GOLANGCI_LINT):
@@ -150,11 +156,12 @@ lint: vet fmt-check $(GOLANGCI_LINT) ## Static checks: go vet, gofmt and golangc
 
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests from the markers.
+manifests: $(CONTROLLER_GEN) $(HELM_DOCS) ## Regenerate the CRD and RBAC manifests from the markers, the chart's copies, the CRD reference and the chart's README.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
 	hack/sync-version.sh $(VERSION)
-	$(GO) run ./hack/crdref config/crd/bases/poet.poet-operator.dev_poetservices.yaml README.md
+	$(GO) run ./hack/crdref config/crd/bases/poet.poet-operator.dev_poetservices.yaml api/v1alpha1/README.md
+	$(HELM_DOCS) --log-level warning --chart-search-root charts --template-files README.md.gotmpl
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the protobuf, gRPC and gateway code of poet/api/v1.
@@ -166,7 +173,7 @@ verify: generate manifests ## Regenerate everything generated and fail on any dr
 	$(GO) mod tidy
 	cd hack/compat && $(GO) mod tidy
 	cd hack/cluster && $(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum hack/cluster/go.mod hack/cluster/go.sum poet/api/v1 api config charts README.md main.go Dockerfile || { echo "generated files drift: run make verify and commit the result"; exit 1; }
+	@git diff --exit-code -- go.mod go.sum hack/compat/go.mod hack/compat/go.sum hack/cluster/go.mod hack/cluster/go.sum poet/api/v1 api config charts main.go Dockerfile || { echo "generated files drift: run make verify and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- poet/api/v1 api config charts)" || { echo "untracked generated files"; git status --porcelain -- poet/api/v1 api config charts; exit 1; }
 
 .PHONY: help

@@ -1,6 +1,6 @@
-// Command crdref renders the PoetService reference from the generated CRD into the
-// README, between the poetservice-reference markers, so the documentation never drifts
-// from the API.
+// Command crdref renders the PoetService field reference from the generated CRD into a
+// Markdown file (api/v1alpha1/README.md, beside the API types), between the
+// poetservice-reference markers, so the documentation never drifts from the API.
 package main
 
 import (
