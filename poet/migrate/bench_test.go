@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/proofcodec"
 	"github.com/poet-operator/poet-operator/poet/registration"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkImportMillionMemberProof(b *testing.B) {
 	var decode, root, verify time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		got, err := decodeProofData(rec)
+		got, err := proofcodec.DecodeProofData(rec)
 		if err != nil {
 			b.Fatal(err)
 		}

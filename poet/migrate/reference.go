@@ -11,7 +11,6 @@
 package migrate
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -23,7 +22,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
-	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/proofcodec"
 	"github.com/poet-operator/poet-operator/poet/prover"
 	"github.com/poet-operator/poet-operator/poet/registration"
 )
@@ -206,12 +205,11 @@ func readProofs(path string, have func(uint64) bool) ([]Proof, error) {
 		if err != nil || strconv.FormatUint(n, 10) != string(it.Key()) || (have != nil && have(n)) {
 			continue
 		}
-		p, err := decodeProofData(it.Value())
+		d, err := proofcodec.DecodeProofData(it.Value())
 		if err != nil {
 			return nil, fmt.Errorf("proof of round %d: %w", n, err)
 		}
-		p.Round = n
-		proofs = append(proofs, *p)
+		proofs = append(proofs, proofOf(n, d))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("iterating %s: %w", path, err)
@@ -247,97 +245,17 @@ func readPow(path string) (challenge, lastRoot []byte, err error) {
 		return nil, nil, err
 	}
 	if found {
-		d := &xdrReader{b: lastVal}
-		lastRoot = d.opaque()
-		if d.err != nil {
-			lastRoot = nil
-		}
+		// A record whose root does not decode gives no root (readProofs reports a record
+		// it imports that does not decode).
+		lastRoot, _ = proofcodec.ProofDataRoot(lastVal)
 	}
 	return challenge, lastRoot, nil
 }
 
-// decodeProofData decodes the reference's proof record, the XDR (RFC 4506) encoding of
-// proofData{Proof{MerkleProof{Root, ProvenLeaves, ProofNodes}, Members, NumLeaves},
-// ServicePubKey, RoundID} (reference-poet.md §6.8).
-func decodeProofData(b []byte) (*Proof, error) {
-	d := &xdrReader{b: b}
-	p := &Proof{}
-	p.Proof = posw.Proof{Root: d.opaque(), ProvenLeaves: d.list(), ProofNodes: d.list()}
-	p.Members = d.list()
-	p.Leaves = d.uint64()
-	p.ServicePubkey = d.opaque()
-	roundID := d.opaque()
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%d bytes after the record", len(d.b))
-	}
-	if p.Members == nil {
-		p.Members = [][]byte{}
-	}
-	_ = roundID // the database key is the round; RoundID repeats it
-	return p, nil
-}
-
-// xdrReader reads XDR values; err latches the first failure.
-type xdrReader struct {
-	b   []byte
-	err error
-}
-
-func (d *xdrReader) take(n uint64) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("truncated XDR: need %d bytes, have %d", n, len(d.b))
-		return nil
-	}
-	out := d.b[:n]
-	d.b = d.b[n:]
-	return out
-}
-
-func (d *xdrReader) uint32() uint32 {
-	b := d.take(4)
-	if b == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint32(b)
-}
-
-func (d *xdrReader) uint64() uint64 {
-	b := d.take(8)
-	if b == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(b)
-}
-
-func (d *xdrReader) opaque() []byte {
-	n := uint64(d.uint32())
-	b := d.take(n)
-	d.take((4 - n%4) % 4)
-	if d.err != nil {
-		return nil
-	}
-	return slices.Clone(b)
-}
-
-func (d *xdrReader) list() [][]byte {
-	n := uint64(d.uint32())
-	if d.err == nil && n > uint64(len(d.b))/4 { // every element takes at least 4 bytes
-		d.err = fmt.Errorf("XDR list of %d elements in %d bytes", n, len(d.b))
-	}
-	if d.err != nil {
-		return nil
-	}
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = d.opaque()
-	}
-	return out
+// proofOf is the proof of round n in the reference's record d. The record's RoundID
+// repeats the database key, which is what counts.
+func proofOf(n uint64, d *proofcodec.ProofData) Proof {
+	return Proof{StoredProof: registration.StoredProof{Round: n, Proof: d.Proof, Members: d.Members, Leaves: d.Leaves}, ServicePubkey: d.ServicePubkey}
 }
 
 // isLockErr reports the failure to take the database's file lock: another process (the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/proofcodec"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
@@ -28,29 +28,11 @@ import (
 // rules; the known-answer fixtures made by the reference binary itself are in
 // hack/compat/migrate_e2e_test.go.
 
-func xdrOpaque(b []byte, v []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-	b = append(b, v...)
-	return append(b, make([]byte, (4-len(v)%4)%4)...)
-}
-
-func xdrList(b []byte, l [][]byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(l)))
-	for _, v := range l {
-		b = xdrOpaque(b, v)
-	}
-	return b
-}
-
 // refProofRecord is the reference's proofData XDR record (reference-poet.md §6.8).
 func refProofRecord(p *posw.Proof, members [][]byte, leaves uint64, pub []byte, round string) []byte {
-	b := xdrOpaque(nil, p.Root)
-	b = xdrList(b, p.ProvenLeaves)
-	b = xdrList(b, p.ProofNodes)
-	b = xdrList(b, members)
-	b = binary.BigEndian.AppendUint64(b, leaves)
-	b = xdrOpaque(b, pub)
-	return xdrOpaque(b, []byte(round))
+	var w proofcodec.Writer
+	proofcodec.AppendProofData(&w, &proofcodec.ProofData{Proof: *p, Members: members, Leaves: leaves, ServicePubkey: pub, RoundID: round})
+	return w.Bytes()
 }
 
 func writeLevel(t *testing.T, path string, kv map[string][]byte) {
@@ -239,25 +221,5 @@ func TestReadLockedByReference(t *testing.T) {
 	_, err = Read(dbDir, t.TempDir(), nil)
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("got %v, want ErrLocked", err)
-	}
-}
-
-func TestDecodeProofDataRejectsDamage(t *testing.T) {
-	p, _ := posw.Prove(nil, 150)
-	rec := refProofRecord(p, [][]byte{}, 150, make([]byte, 32), "3")
-	if _, err := decodeProofData(rec); err != nil {
-		t.Fatal(err)
-	}
-	for _, cut := range []int{1, 4, len(rec) / 2, len(rec) - 1} {
-		if _, err := decodeProofData(rec[:cut]); err == nil {
-			t.Errorf("a record cut to %d bytes decodes", cut)
-		}
-	}
-	if _, err := decodeProofData(append(bytes.Clone(rec), 0, 0, 0, 0)); err == nil {
-		t.Error("trailing bytes accepted")
-	}
-	huge := binary.BigEndian.AppendUint32(nil, 0xffffffff)
-	if _, err := decodeProofData(huge); err == nil {
-		t.Error("a length past the record accepted")
 	}
 }

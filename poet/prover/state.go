@@ -1,7 +1,6 @@
 package prover
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/poet-operator/poet-operator/poet/internal/durable"
 	"github.com/poet-operator/poet-operator/poet/posw"
+	"github.com/poet-operator/poet-operator/poet/proofcodec"
 )
 
 // StateFile is the name of a round's checkpoint in its directory.
@@ -43,62 +43,68 @@ type Execution struct {
 // ErrCorruptState reports a state file that cannot be decoded.
 var ErrCorruptState = errors.New("corrupt round state")
 
-// maxStateItems bounds list lengths so that a corrupt length cannot allocate wildly.
+// maxStateItems bounds the lists of a state file.
 const maxStateItems = 1 << 20
 
 // MarshalBinary encodes the state as XDR.
 func (s *State) MarshalBinary() ([]byte, error) {
-	var e xdrEncoder
-	e.opaque([]byte(s.ExecutionStarted.UTC().Format(time.RFC3339Nano)))
-	e.bool(s.Execution != nil)
+	var w proofcodec.Writer
+	w.Opaque([]byte(s.ExecutionStarted.UTC().Format(time.RFC3339Nano)))
+	w.Bool(s.Execution != nil)
 	if x := s.Execution; x != nil {
-		e.uint32(uint32(x.SecurityParam))
-		e.list(x.Members)
-		e.opaque(x.Statement)
-		e.list(x.ParkedNodes)
-		e.uint64(x.NumLeaves)
-		e.bool(x.NIP != nil)
+		w.Uint32(uint32(x.SecurityParam))
+		w.List(x.Members)
+		w.Opaque(x.Statement)
+		w.List(x.ParkedNodes)
+		w.Uint64(x.NumLeaves)
+		w.Bool(x.NIP != nil)
 		if x.NIP != nil {
-			e.opaque(x.NIP.Root)
-			e.list(x.NIP.ProvenLeaves)
-			e.list(x.NIP.ProofNodes)
+			proofcodec.AppendMerkleProof(&w, x.NIP)
 		}
 	}
-	return e.b, nil
+	return w.Bytes(), nil
 }
 
 // UnmarshalBinary decodes an XDR state; trailing bytes are an error.
 func (s *State) UnmarshalBinary(b []byte) error {
-	d := xdrDecoder{b: b}
-	started := d.opaque()
-	if d.err == nil {
+	r := proofcodec.NewReader(b)
+	started := r.Opaque()
+	if r.Err() == nil {
 		t, err := time.Parse(time.RFC3339Nano, string(started))
 		if err != nil {
-			d.fail("execution start %q: %v", started, err)
+			r.Fail(fmt.Errorf("execution start %q: %v", started, err))
 		}
 		s.ExecutionStarted = t
 	}
 	s.Execution = nil
-	if d.bool() {
+	if r.Bool() {
 		x := &Execution{}
-		sp := d.uint32()
+		sp := r.Uint32()
 		if sp > 255 {
-			d.fail("security parameter %d does not fit a byte", sp)
+			r.Fail(fmt.Errorf("security parameter %d does not fit a byte", sp))
 		}
 		x.SecurityParam = uint8(sp)
-		x.Members = d.list()
-		x.Statement = d.opaque()
-		x.ParkedNodes = d.list()
-		x.NumLeaves = d.uint64()
-		if d.bool() {
-			x.NIP = &posw.Proof{Root: d.opaque(), ProvenLeaves: d.list(), ProofNodes: d.list()}
+		x.Members = r.List()
+		x.Statement = r.Opaque()
+		x.ParkedNodes = r.List()
+		x.NumLeaves = r.Uint64()
+		lists := [][][]byte{x.Members, x.ParkedNodes}
+		if r.Bool() {
+			nip := proofcodec.ReadMerkleProof(r)
+			x.NIP = &nip
+			lists = append(lists, nip.ProvenLeaves, nip.ProofNodes)
+		}
+		for _, l := range lists {
+			if len(l) > maxStateItems {
+				r.Fail(fmt.Errorf("list of %d items", len(l)))
+			}
 		}
 		s.Execution = x
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
+	if err := r.End(); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorruptState, err)
 	}
-	return d.err
+	return nil
 }
 
 // ReadState reads a round's state file.
@@ -119,112 +125,4 @@ func ReadState(dir string) (*State, error) {
 func WriteState(dir string, s *State) error {
 	b, _ := s.MarshalBinary()
 	return durable.WriteFile(filepath.Join(dir, StateFile), b)
-}
-
-type xdrEncoder struct{ b []byte }
-
-func (e *xdrEncoder) uint32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
-func (e *xdrEncoder) uint64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-
-func (e *xdrEncoder) bool(v bool) {
-	if v {
-		e.uint32(1)
-	} else {
-		e.uint32(0)
-	}
-}
-
-func (e *xdrEncoder) opaque(p []byte) {
-	e.uint32(uint32(len(p)))
-	e.b = append(e.b, p...)
-	for len(e.b)%4 != 0 {
-		e.b = append(e.b, 0)
-	}
-}
-
-func (e *xdrEncoder) list(items [][]byte) {
-	e.uint32(uint32(len(items)))
-	for _, it := range items {
-		e.opaque(it)
-	}
-}
-
-type xdrDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *xdrDecoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCorruptState}, args...)...)
-	}
-}
-
-func (d *xdrDecoder) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(d.b) {
-		d.fail("needs %d more bytes, has %d", n, len(d.b))
-		return nil
-	}
-	p := d.b[:n]
-	d.b = d.b[n:]
-	return p
-}
-
-func (d *xdrDecoder) uint32() uint32 {
-	if p := d.take(4); p != nil {
-		return binary.BigEndian.Uint32(p)
-	}
-	return 0
-}
-
-func (d *xdrDecoder) uint64() uint64 {
-	if p := d.take(8); p != nil {
-		return binary.BigEndian.Uint64(p)
-	}
-	return 0
-}
-
-func (d *xdrDecoder) bool() bool {
-	switch v := d.uint32(); v {
-	case 0:
-		return false
-	case 1:
-		return true
-	default:
-		d.fail("boolean %d", v)
-		return false
-	}
-}
-
-func (d *xdrDecoder) opaque() []byte {
-	n := d.uint32()
-	if d.err != nil {
-		return nil
-	}
-	if uint64(n) > uint64(len(d.b)) {
-		d.fail("opaque of %d bytes, %d left", n, len(d.b))
-		return nil
-	}
-	p := d.take(int(n))
-	d.take(int((4 - n%4) % 4))
-	return append([]byte{}, p...)
-}
-
-func (d *xdrDecoder) list() [][]byte {
-	n := d.uint32()
-	if d.err != nil {
-		return nil
-	}
-	if n > maxStateItems || uint64(n)*4 > uint64(len(d.b)) {
-		d.fail("list of %d items, %d bytes left", n, len(d.b))
-		return nil
-	}
-	out := make([][]byte, 0, n)
-	for i := uint32(0); i < n && d.err == nil; i++ {
-		out = append(out, d.opaque())
-	}
-	return out
 }

@@ -5,14 +5,14 @@ import (
 	"os"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
-	"github.com/poet-operator/poet-operator/poet/proofjson"
+	"github.com/poet-operator/poet-operator/poet/proofcodec"
 )
 
-// Proof files are the JSON body of the REST GET /v1/proofs/{round} (package proofjson,
+// Proof files are the JSON body of the REST GET /v1/proofs/{round} (package proofcodec,
 // the service's own rendering), so files compare with what a service serves.
 
 func writeProofFile(path string, p *posw.Proof, leaves uint64, pubkey []byte) error {
-	b, err := proofjson.Marshal(proofjson.Response(p, [][]byte{}, leaves, pubkey))
+	b, err := proofcodec.MarshalJSON(proofcodec.Response(p, [][]byte{}, leaves, pubkey))
 	if err != nil {
 		return fmt.Errorf("encoding proof: %w", err)
 	}
@@ -27,10 +27,6 @@ func readProofFile(path string) (*posw.Proof, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading proof: %w", err)
 	}
-	return decodeProof(b)
-}
-
-func decodeProof(b []byte) (*posw.Proof, uint64, error) {
-	p, _, leaves, _, err := proofjson.Decode(b)
+	p, _, leaves, _, err := proofcodec.DecodeJSON(b)
 	return p, leaves, err
 }

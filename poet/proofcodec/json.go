@@ -1,9 +1,10 @@
-// Package proofjson is the proof's JSON form: the body of the REST GET
-// /v1/proofs/{round}, a ProofResponse rendered as the reference's grpc-gateway renders
-// it (protojson, every field emitted, bytes in base64, leaves as a decimal string). The
-// service serves it and poet_bench writes and reads proof files in it, so a file
-// compares byte for byte with what a service serves.
-package proofjson
+package proofcodec
+
+// The JSON form is the body of the REST GET /v1/proofs/{round}: a ProofResponse
+// rendered as the reference's grpc-gateway renders it (protojson, every field emitted,
+// bytes in base64, leaves as a decimal string). The service serves it and poet_bench
+// writes and reads proof files in it, so a file compares byte for byte with what a
+// service serves.
 
 import (
 	"bytes"
@@ -32,10 +33,10 @@ func Response(p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte) *ap
 	}
 }
 
-// Marshal renders a response as the gateway does, compacted: protojson inserts
+// MarshalJSON renders a response as the gateway does, compacted: protojson inserts
 // whitespace that differs from build to build (on purpose, so nobody relies on its
 // bytes), and a proof rendered once per round should be the same bytes everywhere.
-func Marshal(r *apiv1.ProofResponse) ([]byte, error) {
+func MarshalJSON(r *apiv1.ProofResponse) ([]byte, error) {
 	b, err := marshal.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -48,9 +49,9 @@ func Marshal(r *apiv1.ProofResponse) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// Decode reads a response body back: the proof, its members, its leaves and the key.
+// DecodeJSON reads a response body back: the proof, its members, its leaves and the key.
 // leaves may be a string (as rendered) or a number.
-func Decode(b []byte) (p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte, err error) {
+func DecodeJSON(b []byte) (p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte, err error) {
 	var r apiv1.ProofResponse
 	if err := protojson.Unmarshal(b, &r); err != nil {
 		return nil, nil, 0, nil, fmt.Errorf("decoding proof: %w", err)
