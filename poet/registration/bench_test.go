@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -23,7 +24,7 @@ func BenchmarkSubmitParallel(b *testing.B) {
 			cfg := Config{PowDifficulty: 0, MaxRoundMembers: 1 << 32}
 			env := newEnv(b, cfg)
 			if prefill > 0 {
-				fillRound(b, env, prefill)
+				fillRound(b, env, prefill, false)
 			}
 			r := env.open(b)
 			run(b, r)
@@ -58,9 +59,20 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	}
 }
 
-// fillRound stores n random registrations in round 0 directly.
-func fillRound(b *testing.B, env *testEnv, n int) {
+// fillRound writes n random registrations into round 0 directly: in the random order
+// registrations arrive in, or sorted into full pages (bbolt splits nodes only at commit,
+// so a million random keys in one transaction cost O(n²)).
+func fillRound(b *testing.B, env *testEnv, n int, sorted bool) {
 	b.Helper()
+	buf := make([]byte, 64*n)
+	_, _ = rand.Read(buf)
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = buf[64*i : 64*i+64]
+	}
+	if sorted {
+		slices.SortFunc(keys, func(x, y []byte) int { return bytes.Compare(x[:32], y[:32]) })
+	}
 	db, err := bolt.Open(env.path, 0o600, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -75,9 +87,10 @@ func fillRound(b *testing.B, env *testEnv, n int) {
 		if err != nil {
 			return err
 		}
-		for range n {
-			k := make([]byte, 64)
-			_, _ = rand.Read(k)
+		if sorted {
+			bucket.FillPercent = 1
+		}
+		for _, k := range keys {
 			if err := bucket.Put(k[:32], k[32:]); err != nil {
 				return err
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 func FuzzDecodeCertificate(f *testing.F) {
@@ -53,7 +55,7 @@ func FuzzDecodeCertificate(f *testing.F) {
 func FuzzSubmit(f *testing.F) {
 	certPub, certPriv, _ := ed25519.GenerateKey(nil)
 	dir := f.TempDir()
-	env := &testEnv{path: dir + "/fuzz.db", clock: newClock(genesis), cfg: Config{
+	env := &testEnv{path: dir + "/fuzz.db", clock: testutil.NewClock(genesis), cfg: Config{
 		PowDifficulty: 0, MaxRoundMembers: 50, CertifierPubkey: certPub,
 	}, opts: []Option{withNoSync()}}
 	r := env.open(f)

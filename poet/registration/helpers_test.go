@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
 
@@ -21,26 +22,6 @@ var genesis = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func testSchedule() schedule.Schedule {
 	return schedule.Schedule{Genesis: genesis, EpochDuration: time.Hour, PhaseShift: 10 * time.Minute, CycleGap: 5 * time.Minute}
-}
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 // testPrefix is what go-spacemesh signs before the challenge: a 20-byte genesis ID and
@@ -98,9 +79,29 @@ func solvePow(p PowParams, nodeID, ch []byte) uint64 {
 	return nonce
 }
 
+// submitQueued submits req in the background and returns once the batch waiting for
+// the committer (held off by the caller with r.commitMu, and empty before) holds it;
+// Submit's error follows on the channel.
+func submitQueued(ctx context.Context, r *Registry, req SubmitRequest) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Submit(ctx, req)
+		errc <- err
+	}()
+	for {
+		r.mu.Lock()
+		queued := len(r.next.regs)
+		r.mu.Unlock()
+		if queued == 1 {
+			return errc
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 type testEnv struct {
 	path  string
-	clock *fakeClock
+	clock *testutil.Clock
 	prom  *prometheus.Registry
 	cfg   Config
 	opts  []Option
@@ -110,7 +111,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	return &testEnv{
 		path:  filepath.Join(t.TempDir(), "registration.db"),
-		clock: newClock(genesis),
+		clock: testutil.NewClock(genesis),
 		prom:  prometheus.NewRegistry(),
 		cfg:   cfg,
 	}

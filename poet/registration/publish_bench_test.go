@@ -1,13 +1,8 @@
 package registration
 
 import (
-	"bytes"
-	"crypto/rand"
-	"slices"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
 )
@@ -19,7 +14,7 @@ import (
 func BenchmarkPublishProof(b *testing.B) {
 	const members = 1_000_000
 	env := newEnv(b, Config{MaxRoundMembers: 1 << 32})
-	fillSorted(b, env, members)
+	fillRound(b, env, members, true)
 	r := env.open(b)
 	ms0, err := r.Members(0)
 	if err != nil {
@@ -55,42 +50,4 @@ func BenchmarkPublishProof(b *testing.B) {
 	b.ReportMetric(float64(list.Milliseconds())/n, "members-ms")
 	b.ReportMetric(float64(save.Milliseconds())/n, "save-ms")
 	b.ReportMetric(float64(read.Milliseconds())/n, "read-ms")
-}
-
-// fillSorted writes n random registrations into round 0 in key order: bbolt splits
-// nodes only at commit, so random keys in one transaction cost O(n²).
-func fillSorted(b *testing.B, env *testEnv, n int) {
-	b.Helper()
-	buf := make([]byte, 64*n)
-	rand.Read(buf)
-	keys := make([][]byte, n)
-	for i := range keys {
-		keys[i] = buf[64*i : 64*i+64]
-	}
-	slices.SortFunc(keys, func(x, y []byte) int { return bytes.Compare(x[:32], y[:32]) })
-	db, err := bolt.Open(env.path, 0o600, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		rounds, err := tx.CreateBucketIfNotExists(bucketRounds)
-		if err != nil {
-			return err
-		}
-		bucket, err := rounds.CreateBucketIfNotExists(roundKey(0))
-		if err != nil {
-			return err
-		}
-		bucket.FillPercent = 1
-		for _, k := range keys {
-			if err := bucket.Put(k[:32], k[32:]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
 }

@@ -351,20 +351,7 @@ func TestRunFlushesOnShutdown(t *testing.T) {
 	stop := run(t, r)
 	req := newNode(1).request(r, challenge(1))
 	r.commitMu.Lock() // keep the committer from committing
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Submit(context.Background(), req)
-		done <- err
-	}()
-	for {
-		r.mu.Lock()
-		n := len(r.next.regs)
-		r.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	done := submitQueued(context.Background(), r, req)
 	r.commitMu.Unlock()
 	stop()
 	if err := <-done; err != nil {

@@ -292,21 +292,8 @@ func TestSubmitWithRunCancelWhileWaiting(t *testing.T) {
 	// Hold the commit lock so the committer cannot finish the batch.
 	r.commitMu.Lock()
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
 	req := newNode(1).request(r, challenge(1))
-	go func() {
-		_, err := r.Submit(ctx, req)
-		errc <- err
-	}()
-	for {
-		r.mu.Lock()
-		queued := len(r.next.regs)
-		r.mu.Unlock()
-		if queued == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	errc := submitQueued(ctx, r, req)
 	cancel()
 	wantErr(t, <-errc, context.Canceled)
 	r.commitMu.Unlock()

@@ -1,5 +1,5 @@
 // Package testutil holds the helpers that tests of several poet packages share:
-// building a command once per test process, and parsing a time literal. It is a normal
+// building a command once per test process, parsing a time literal, and a settable clock. It is a normal
 // package so that the tests of any package below poet/ can import it; nothing outside
 // tests imports it. Packages outside poet/ (controllers, and the nested modules
 // hack/compat and hack/cluster) cannot import it: Go's internal rule.
@@ -84,4 +84,28 @@ func MustTime(t testing.TB, s string) time.Time {
 		t.Fatalf("parsing time %q: %v", s, err)
 	}
 	return v
+}
+
+// Clock is a settable clock for code that takes a func() time.Time: pass c.Now. It is
+// safe for concurrent use; it stands still until Set.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a Clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the time last set.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t, forwards or back.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }

@@ -16,6 +16,19 @@ func TestMustTime(t *testing.T) {
 	}
 }
 
+func TestClockStandsUntilSet(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	time.Sleep(time.Millisecond)
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("Now = %v, want %v", got, start)
+	}
+	c.Set(start.Add(-time.Hour))
+	if got := c.Now(); !got.Equal(start.Add(-time.Hour)) {
+		t.Fatalf("after Set back: Now = %v", got)
+	}
+}
+
 // A tiny main package in a temporary module: built once, the second call gives the same
 // file, and the binary runs.
 func TestBuildBinaryBuildsOnce(t *testing.T) {
