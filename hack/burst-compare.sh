@@ -53,12 +53,7 @@ burst() {
     --restlisten "$rest" --rpclisten "127.0.0.1:$(port)" --config-rpclisten "127.0.0.1:$(port)" \
     >"$dir/log" 2>&1 &
   PID=$!
-  local up=""
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null -H 'Content-Type: application/json' -d '{}' -X GET "http://$rest/v1/info" && { up=1; break; }
-    sleep 0.1
-  done
-  [[ -n "$up" ]] || { echo "$name did not start:"; cat "$dir/log"; exit 1; }
+  wait_up "$name" "http://$rest" "$dir/log"
   local cpu0 tck
   tck="$(getconf CLK_TCK)"
   cpu0="$(awk '{print $14+$15}' "/proc/$PID/stat")"

@@ -4,6 +4,8 @@
 #   build_ours          build our poet and poet_load into bin/
 #   port                print a free TCP port on 127.0.0.1
 #   work_dir NAME       make $WORK, removed with the server in $PID on exit
+#   wait_up NAME URL LOG  wait up to 10 s for GET URL/v1/info (as a node sends it); on
+#                       a timeout print LOG and exit 1
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/bin"
 REF_VERSION="v0.10.12"
@@ -23,6 +25,15 @@ build_ours() {
 }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_up() {
+  local name=$1 url=$2 log=$3
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null -X GET -H 'Content-Type: application/json' -d '{}' "$url/v1/info" && return 0
+    sleep 0.1
+  done
+  echo "$name did not start:"; cat "$log"; exit 1
+}
 
 work_dir() {
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"

@@ -33,11 +33,7 @@ serve() {
     >"$dir/log" 2>&1 &
   PID=$!
   URL="http://$rest"
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null -X GET -H 'Content-Type: application/json' -d '{}' "$URL/v1/info" && return 0
-    sleep 0.1
-  done
-  echo "$name did not start:"; cat "$dir/log"; exit 1
+  wait_up "$name" "$URL" "$dir/log"
 }
 
 declare -a REF OURS

@@ -64,11 +64,7 @@ serve() {
   URL="http://$rest"
   METRICS="http://127.0.0.1:$mport"
   LOG="$dir/log"
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null -X GET -H 'Content-Type: application/json' -d '{}' "$URL/v1/info" && return 0
-    sleep 0.1
-  done
-  echo "$name did not start:"; cat "$dir/log"; exit 1
+  wait_up "$name" "$URL" "$dir/log"
 }
 
 rate() { awk -v l0="$1" -v t0="$2" -v l1="$3" -v t1="$4" 'BEGIN { printf "%d\n", (l1-l0)/(t1-t0) }'; }
