@@ -54,29 +54,33 @@
 	VPXOR    X7, X6, X6; \
 	VPXOR    X8, X6, X6; \
 	VPADDD   X6, X4, X4; \
-	VPSHUFD  $0xfa, x3, X5; \
-	VPSRLD   $10, X5, X6; \
-	VPSRLQ   $19, X5, X7
+	SIGMA1HALF_BEGIN($0xfa, x3)
 
 #define SCHEDULE2(t, x0, x1, x2, x3) \
-	VPSRLQ   $17, X5, X5; \
-	VPXOR    X7, X5, X5; \
-	VPXOR    X5, X6, X6; \
-	VPSHUFD  $0x08, X6, X6; \
-	VPADDD   X6, X4, X8; \
-	VPSHUFD  $0x50, X8, X5; \
-	VPSRLD   $10, X5, X6; \
-	VPSRLQ   $19, X5, X7
+	SIGMA1HALF_END($0x08, X8); \
+	SIGMA1HALF_BEGIN($0x50, X8)
 
 #define SCHEDULE3(t, x0, x1, x2, x3) \
-	VPSRLQ   $17, X5, X5; \
-	VPXOR    X7, X5, X5; \
-	VPXOR    X5, X6, X6; \
-	VPSHUFD  $0x80, X6, X6; \
-	VPADDD   X6, X4, X6; \
+	SIGMA1HALF_END($0x80, X6); \
 	VPBLENDW $0xf0, X6, X8, x0; \
 	VPADDD   (FRAME_K+t*4)(R13), x0, X4; \
 	VMOVDQU  X4, (FRAME_WK+t*4)(R13)
+
+// SIGMA1HALF_BEGIN and SIGMA1HALF_END are σ1 of two schedule words, split across two
+// SCHEDULE parts. BEGIN copies the two words src's dwords sel selects into both halves
+// of two qwords of X5 and starts the shifts (x>>10 in X6, x ror 19 in X7); END finishes
+// σ1 in X6, moves the two results to the lanes sel selects and adds X4 into dst.
+#define SIGMA1HALF_BEGIN(sel, src) \
+	VPSHUFD  sel, src, X5; \
+	VPSRLD   $10, X5, X6; \
+	VPSRLQ   $19, X5, X7
+
+#define SIGMA1HALF_END(sel, dst) \
+	VPSRLQ   $17, X5, X5; \
+	VPXOR    X7, X5, X5; \
+	VPXOR    X5, X6, X6; \
+	VPSHUFD  sel, X6, X6; \
+	VPADDD   X6, X4, dst
 
 // ROUND runs round i (relative to R13): T1 = h + Σ1(e) + Ch(e,f,g) + K[i] + W[i],
 // d += T1, h = T1 + Σ0(a) + Maj(a,b,c). The caller renames the registers for the next
@@ -120,7 +124,7 @@ TEXT ·hashBlocksAVX(SB), 0, $568-32
 	VMOVDQU 0(SI), X9
 	VMOVDQU 16(SI), X10
 	VMOVDQU 32(SI), X11
-	LEAQ    roundK<>(SB), SI
+	LEAQ    ·k256(SB), SI
 	VMOVDQU 0(SI), X4
 	VMOVDQU X4, FRAME_K+0(SP)
 	VMOVDQU 16(SI), X4
@@ -326,41 +330,6 @@ DATA consts<>+24(SB)/8, $0x0000000000000000
 DATA consts<>+32(SB)/8, $0x0000000000000000
 DATA consts<>+40(SB)/8, $0x0000010000000000
 GLOBL consts<>(SB), RODATA|NOPTR, $48
-
-// K0..63
-DATA roundK<>+0(SB)/8, $0x71374491428a2f98
-DATA roundK<>+8(SB)/8, $0xe9b5dba5b5c0fbcf
-DATA roundK<>+16(SB)/8, $0x59f111f13956c25b
-DATA roundK<>+24(SB)/8, $0xab1c5ed5923f82a4
-DATA roundK<>+32(SB)/8, $0x12835b01d807aa98
-DATA roundK<>+40(SB)/8, $0x550c7dc3243185be
-DATA roundK<>+48(SB)/8, $0x80deb1fe72be5d74
-DATA roundK<>+56(SB)/8, $0xc19bf1749bdc06a7
-DATA roundK<>+64(SB)/8, $0xefbe4786e49b69c1
-DATA roundK<>+72(SB)/8, $0x240ca1cc0fc19dc6
-DATA roundK<>+80(SB)/8, $0x4a7484aa2de92c6f
-DATA roundK<>+88(SB)/8, $0x76f988da5cb0a9dc
-DATA roundK<>+96(SB)/8, $0xa831c66d983e5152
-DATA roundK<>+104(SB)/8, $0xbf597fc7b00327c8
-DATA roundK<>+112(SB)/8, $0xd5a79147c6e00bf3
-DATA roundK<>+120(SB)/8, $0x1429296706ca6351
-DATA roundK<>+128(SB)/8, $0x2e1b213827b70a85
-DATA roundK<>+136(SB)/8, $0x53380d134d2c6dfc
-DATA roundK<>+144(SB)/8, $0x766a0abb650a7354
-DATA roundK<>+152(SB)/8, $0x92722c8581c2c92e
-DATA roundK<>+160(SB)/8, $0xa81a664ba2bfe8a1
-DATA roundK<>+168(SB)/8, $0xc76c51a3c24b8b70
-DATA roundK<>+176(SB)/8, $0xd6990624d192e819
-DATA roundK<>+184(SB)/8, $0x106aa070f40e3585
-DATA roundK<>+192(SB)/8, $0x1e376c0819a4c116
-DATA roundK<>+200(SB)/8, $0x34b0bcb52748774c
-DATA roundK<>+208(SB)/8, $0x4ed8aa4a391c0cb3
-DATA roundK<>+216(SB)/8, $0x682e6ff35b9cca4f
-DATA roundK<>+224(SB)/8, $0x78a5636f748f82ee
-DATA roundK<>+232(SB)/8, $0x8cc7020884c87814
-DATA roundK<>+240(SB)/8, $0xa4506ceb90befffa
-DATA roundK<>+248(SB)/8, $0xc67178f2bef9a3f7
-GLOBL roundK<>(SB), RODATA|NOPTR, $256
 
 // func xgetbv() (eax, edx uint32)
 TEXT ·xgetbv(SB), NOSPLIT, $0-8
