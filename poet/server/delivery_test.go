@@ -24,24 +24,7 @@ var rawClient = &http.Client{Transport: &http.Transport{DisableCompression: true
 
 func rawReq(t *testing.T, method, url string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	r, err := http.NewRequest(method, url, strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := rawClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return send(t, rawClient, method, url, "{}", hdr...)
 }
 
 func gunzip(t *testing.T, b []byte) []byte {

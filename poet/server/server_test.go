@@ -192,12 +192,11 @@ func startWith(t *testing.T, b *fakeBackend, cfg Config) *env {
 	return e
 }
 
-// req sends a request as go-spacemesh does (a JSON body, GETs included) and returns
-// the response and its body, compacted when it is JSON: protojson puts random spaces
-// in its output, the reference's as much as ours.
-func (e *env) req(t *testing.T, method, path, body string, hdr ...string) (*http.Response, []byte) {
+// send sends body as JSON with the header pairs hdr (name, value, ...) through c and
+// returns the response and its whole body.
+func send(t *testing.T, c *http.Client, method, url, body string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	r, err := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	r, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +204,7 @@ func (e *env) req(t *testing.T, method, path, body string, hdr ...string) (*http
 	for i := 0; i+1 < len(hdr); i += 2 {
 		r.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := c.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +213,15 @@ func (e *env) req(t *testing.T, method, path, body string, hdr ...string) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, b
+}
+
+// req sends a request as go-spacemesh does (a JSON body, GETs included) and returns
+// the response and its body, compacted when it is JSON: protojson puts random spaces
+// in its output, the reference's as much as ours.
+func (e *env) req(t *testing.T, method, path, body string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	resp, b := send(t, http.DefaultClient, method, e.base+path, body, hdr...)
 	var c bytes.Buffer
 	if json.Compact(&c, b) == nil {
 		b = c.Bytes()
