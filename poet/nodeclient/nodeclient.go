@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,11 +37,26 @@ type Client struct {
 
 // StatusError is a non-200 answer.
 type StatusError struct {
-	Code int
-	Body string
+	Code   int
+	Body   string
+	Header http.Header
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body) }
+
+// Code is the HTTP status an error of Do stands for: 200 for nil, the StatusError's code
+// (wrapped or not), and 0 where no answer was read.
+func Code(err error) int {
+	var se *StatusError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &se):
+		return se.Code
+	default:
+		return 0
+	}
+}
 
 // Do sends req (nil: "{}") as JSON and decodes a 200 answer into out (may be nil).
 func (c *Client) Do(ctx context.Context, method, path string, req, out proto.Message) error {
@@ -71,7 +87,7 @@ func (c *Client) Do(ctx context.Context, method, path string, req, out proto.Mes
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return &StatusError{Code: resp.StatusCode, Body: string(raw)}
+		return &StatusError{Code: resp.StatusCode, Body: string(raw), Header: resp.Header}
 	}
 	if out == nil {
 		return nil

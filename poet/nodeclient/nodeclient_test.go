@@ -79,7 +79,7 @@ func TestProofRetriesNotFound(t *testing.T) {
 	}
 	if _, err := c.Proof(ctx, "x", time.Millisecond); err == nil {
 		t.Fatal("a 400 was retried or accepted")
-	} else if se, ok := err.(interface{ Unwrap() error }); !ok || se.Unwrap().(*StatusError).Code != 400 {
+	} else if Code(err) != http.StatusBadRequest {
 		t.Fatalf("error %v", err)
 	}
 }

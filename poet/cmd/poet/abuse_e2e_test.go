@@ -60,8 +60,8 @@ func TestHugeGRPCMessagesKeepRSSBounded(t *testing.T) {
 	if err := <-infoDone; err != nil {
 		t.Errorf("Info during the calls: %v", err)
 	}
-	if code, _, _ := p.node().do("GET", "/v1/info", nil, nil); code != 200 {
-		t.Errorf("REST /v1/info after the calls: %d", code)
+	if _, err := p.node().Info(ctx); err != nil {
+		t.Errorf("REST /v1/info after the calls: %v", err)
 	}
 	after := peakRSS(t, p.cmd.Process.Pid)
 	t.Logf("peak RSS %d MiB before, %d MiB after six 200 MB calls", before>>20, after>>20)

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -20,20 +18,19 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
 	"github.com/poet-operator/poet-operator/poet/internal/testutil"
+	"github.com/poet-operator/poet-operator/poet/nodeclient"
 	"github.com/poet-operator/poet-operator/poet/posw"
 	"github.com/poet-operator/poet-operator/poet/prover"
 	"github.com/poet-operator/poet-operator/poet/registration"
 )
 
-// These tests run the real poet binary on loopback and talk to it exactly as
-// go-spacemesh does (../shared/spec/node-client.md): protojson bodies, a "{}" body on
-// every GET, the PoW or certificate path, a deadline, 404 retries for the proof.
+// These tests run the real poet binary on loopback and talk to it through poet/nodeclient,
+// exactly as go-spacemesh does (../shared/spec/node-client.md): protojson bodies, a "{}"
+// body on every GET, the PoW or certificate path, a deadline, 404 retries for the proof.
 
 // poetProc is one run of the poet binary; restarts reuse its directory and genesis.
 type poetProc struct {
@@ -181,139 +178,44 @@ func (p *poetProc) stop() {
 	}
 }
 
-// node is a go-spacemesh-like client of one poet.
-type node struct {
-	base    string
-	genesis [20]byte
+// node is a go-spacemesh-like client of the poet (genesis ID all zero).
+func (p *poetProc) node() *nodeclient.Client {
+	return &nodeclient.Client{Base: "http://" + p.rest}
 }
 
-func (p *poetProc) node() *node { return &node{base: "http://" + p.rest} }
-
-func (n *node) do(method, path string, req proto.Message, out proto.Message) (int, []byte, http.Header) {
-	body := []byte("{}")
-	if req != nil {
-		b, err := protojson.Marshal(req)
-		if err != nil {
-			panic(err)
-		}
-		body = b
-	}
-	r, _ := http.NewRequest(method, n.base+path, bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		return 0, []byte(err.Error()), nil
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == 200 && out != nil {
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, out); err != nil {
-			return -1, []byte(err.Error()), resp.Header
-		}
-	}
-	return resp.StatusCode, raw, resp.Header
-}
-
-type nodeKey struct {
-	pub       ed25519.PublicKey
-	priv      ed25519.PrivateKey
-	challenge []byte
-}
-
-func newIdentity() nodeKey {
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	c := make([]byte, 32)
-	rand.Read(c)
-	return nodeKey{pub: pub, priv: priv, challenge: c}
-}
-
-func (n *node) request(id nodeKey, deadline time.Time) *apiv1.SubmitRequest {
-	prefix := append(n.genesis[:], 0x04)
-	return &apiv1.SubmitRequest{
-		Prefix:    prefix,
-		Challenge: id.challenge,
-		Pubkey:    id.pub,
-		Signature: ed25519.Sign(id.priv, append(slices.Clone(prefix), id.challenge...)),
-		Deadline:  timestamppb.New(deadline),
-	}
-}
-
-// submitPow registers on the PoW path: pow_params, then nonces counted up from 0.
-func (n *node) submitPow(t *testing.T, id nodeKey, deadline time.Time) (*apiv1.SubmitResponse, int, []byte) {
+// proof fetches a round's proof after its end, retrying 404s like the node does for up
+// to 10 s.
+func proof(t *testing.T, n *nodeclient.Client, round string, end time.Time) *apiv1.ProofResponse {
 	t.Helper()
-	var pp apiv1.PowParamsResponse
-	if code, raw, _ := n.do("GET", "/v1/pow_params", nil, &pp); code != 200 {
-		t.Fatalf("pow_params: %d %s", code, raw)
-	}
-	req := n.request(id, deadline)
-	req.PowParams = pp.PowParams
-	req.Nonce = mustFindNonce(t, pp.PowParams.Challenge, id, uint(pp.PowParams.Difficulty))
-	var resp apiv1.SubmitResponse
-	code, raw, _ := n.do("POST", "/v1/submit", req, &resp)
-	return &resp, code, raw
-}
-
-// mustFindNonce solves the proof of work for id as the node does.
-func mustFindNonce(t *testing.T, powChallenge []byte, id nodeKey, difficulty uint) uint64 {
-	t.Helper()
-	nonce, err := registration.FindNonce(powChallenge, id.pub, id.challenge, difficulty)
+	time.Sleep(time.Until(end) + 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := n.Proof(ctx, round, 250*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nonce
+	return resp
 }
 
-// proof fetches a round's proof after its end, retrying 404s like the node does.
-func (n *node) proof(t *testing.T, round string, end time.Time) *apiv1.ProofResponse {
-	t.Helper()
-	time.Sleep(time.Until(end) + 10*time.Millisecond)
-	for attempt := 1; attempt <= 40; attempt++ {
-		var resp apiv1.ProofResponse
-		code, raw, _ := n.do("GET", "/v1/proofs/"+round, nil, &resp)
-		switch code {
-		case 200:
-			return &resp
-		case 404:
-			time.Sleep(250 * time.Millisecond)
-		default:
-			t.Fatalf("proof of round %s: %d %s", round, code, raw)
-		}
-	}
-	t.Fatalf("no proof of round %s within 10s of its end", round)
-	return nil
-}
-
-// validate checks a proof as go-spacemesh does, and that it holds the challenges.
+// validate checks a proof as go-spacemesh does, that it holds the challenges, and that
+// its proof nodes fit the node's SCALE limit.
 func validate(t *testing.T, resp *apiv1.ProofResponse, servicePubkey []byte, want [][]byte) {
 	t.Helper()
-	p := resp.Proof
-	for _, m := range p.Members {
-		if len(m) != 32 {
-			t.Fatalf("member of %d bytes", len(m))
-		}
+	if err := nodeclient.Validate(resp, servicePubkey, want); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range want {
-		if !slices.ContainsFunc(p.Members, func(m []byte) bool { return bytes.Equal(m, c) }) {
-			t.Fatalf("challenge %x missing from the %d members", c, len(p.Members))
-		}
-	}
-	stmt := registration.MembershipRoot(p.Members)
-	proof := &posw.Proof{Root: p.Proof.Root, ProvenLeaves: p.Proof.ProvenLeaves, ProofNodes: p.Proof.ProofNodes}
-	if err := posw.Verify(stmt, proof, p.Leaves); err != nil {
-		t.Fatalf("proof of %d leaves: %v", p.Leaves, err)
-	}
-	if len(p.Proof.ProofNodes) > posw.MaxProofNodes || !bytes.Equal(resp.Pubkey, servicePubkey) {
-		t.Fatalf("%d proof nodes, pubkey %x (service %x)", len(p.Proof.ProofNodes), resp.Pubkey, servicePubkey)
+	if n := len(resp.Proof.Proof.ProofNodes); n > posw.MaxProofNodes {
+		t.Fatalf("%d proof nodes, at most %d", n, posw.MaxProofNodes)
 	}
 }
 
-func info(t *testing.T, n *node) *apiv1.InfoResponse {
+func info(t *testing.T, n *nodeclient.Client) *apiv1.InfoResponse {
 	t.Helper()
-	var resp apiv1.InfoResponse
-	if code, raw, _ := n.do("GET", "/v1/info", nil, &resp); code != 200 {
-		t.Fatalf("info: %d %s", code, raw)
+	resp, err := n.Info(context.Background())
+	if err != nil {
+		t.Fatalf("info: %v", err)
 	}
-	return &resp
+	return resp
 }
 
 func far() time.Time { return time.Now().Add(24 * time.Hour) }
@@ -329,14 +231,15 @@ func TestEndToEndPow(t *testing.T) {
 	if in.PhaseShift.AsDuration() != phaseShift || in.CycleGap.AsDuration() != cycleGap || len(in.ServicePubkey) != 32 {
 		t.Fatalf("info %v", in)
 	}
-	var ids []nodeKey
+	ctx := context.Background()
+	var ids []nodeclient.Identity
 	var round string
 	var end time.Time
 	for range 5 {
-		id := newIdentity()
-		resp, code, raw := n.submitPow(t, id, far())
-		if code != 200 {
-			t.Fatalf("submit: %d %s", code, raw)
+		id := nodeclient.NewIdentity()
+		resp, err := n.SubmitPoW(ctx, id, far())
+		if err != nil {
+			t.Fatalf("submit: %v", err)
 		}
 		if round != "" && resp.RoundId != round {
 			t.Fatalf("rounds %s and %s", round, resp.RoundId)
@@ -345,18 +248,18 @@ func TestEndToEndPow(t *testing.T) {
 		ids = append(ids, id)
 	}
 	// The node's idempotent resubmission, and a conflicting one.
-	if resp, code, _ := n.submitPow(t, ids[0], far()); code != 200 || resp.RoundId != round {
-		t.Fatalf("resubmission: %d %v", code, resp)
+	if resp, err := n.SubmitPoW(ctx, ids[0], far()); err != nil || resp.RoundId != round {
+		t.Fatalf("resubmission: %v %v", err, resp)
 	}
 	other := ids[0]
-	other.challenge = make([]byte, 32)
-	if _, code, _ := n.submitPow(t, other, far()); code != 409 {
-		t.Fatalf("conflicting registration: %d", code)
+	other.Challenge = make([]byte, 32)
+	if _, err := n.SubmitPoW(ctx, other, far()); nodeclient.Code(err) != 409 {
+		t.Fatalf("conflicting registration: %v", err)
 	}
-	resp := n.proof(t, round, end)
+	resp := proof(t, n, round, end)
 	var want [][]byte
 	for _, id := range ids {
-		want = append(want, id.challenge)
+		want = append(want, id.Challenge)
 	}
 	validate(t, resp, in.ServicePubkey, want)
 	if len(resp.Proof.Members) != len(ids) {
@@ -377,21 +280,20 @@ func TestEndToEndCertificate(t *testing.T) {
 	if in.Certifier == nil || !bytes.Equal(in.Certifier.Pubkey, certPub) {
 		t.Fatalf("info certifier %v", in.Certifier)
 	}
-	id := newIdentity()
-	data := append(append([]byte{0x80}, id.pub...), 0x00) // SCALE CertOnWire{Pubkey, Expiration: None}
-	req := n.request(id, far())
-	req.Certificate = &apiv1.SubmitRequest_Certificate{Data: data, Signature: ed25519.Sign(certPriv, data)}
-	var resp apiv1.SubmitResponse
-	if code, raw, _ := n.do("POST", "/v1/submit", req, &resp); code != 200 {
-		t.Fatalf("submit: %d %s", code, raw)
+	ctx := context.Background()
+	id := nodeclient.NewIdentity()
+	resp, err := n.SubmitCertificate(ctx, id, certPriv, far())
+	if err != nil {
+		t.Fatalf("submit: %v", err)
 	}
-	bad := newIdentity()
-	req = n.request(bad, far())
+	data := append(append([]byte{0x80}, id.Pub...), 0x00) // SCALE CertOnWire{Pubkey, Expiration: None}
+	req := n.Request(nodeclient.NewIdentity(), far())
 	req.Certificate = &apiv1.SubmitRequest_Certificate{Data: data, Signature: ed25519.Sign(certPriv, data)} // someone else's
-	if code, _, h := n.do("POST", "/v1/submit", req, nil); code != 401 || h.Get("Www-Authenticate") == "" {
-		t.Fatalf("bad certificate: %d", code)
+	err = n.Do(ctx, http.MethodPost, "/v1/submit", req, nil)
+	if se, ok := err.(*nodeclient.StatusError); !ok || se.Code != 401 || se.Header.Get("Www-Authenticate") == "" {
+		t.Fatalf("bad certificate: %v", err)
 	}
-	validate(t, n.proof(t, resp.RoundId, time.Now().Add(resp.RoundEnd.AsDuration())), in.ServicePubkey, [][]byte{id.challenge})
+	validate(t, proof(t, n, resp.RoundId, time.Now().Add(resp.RoundEnd.AsDuration())), in.ServicePubkey, [][]byte{id.Challenge})
 }
 
 // Every bad request of reference-poet.md §1.3 gets its documented status.
@@ -404,15 +306,23 @@ func TestEndToEndBadRequests(t *testing.T) {
 		"--certifier-url", "http://127.0.0.1:1", "--certifier-pubkey", base64.StdEncoding.EncodeToString(certPub))
 	p.start()
 	n := p.node()
+	ctx := context.Background()
 	var pp apiv1.PowParamsResponse
-	n.do("GET", "/v1/pow_params", nil, &pp)
-	good := func(id nodeKey) *apiv1.SubmitRequest {
-		req := n.request(id, far())
+	if err := n.Do(ctx, http.MethodGet, "/v1/pow_params", nil, &pp); err != nil {
+		t.Fatalf("pow_params: %v", err)
+	}
+	good := func(id nodeclient.Identity) *apiv1.SubmitRequest {
+		req := n.Request(id, far())
 		req.PowParams = pp.PowParams
-		req.Nonce = mustFindNonce(t, pp.PowParams.Challenge, id, 4)
+		nonce, err := registration.FindNonce(pp.PowParams.Challenge, id.Pub, id.Challenge, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Nonce = nonce
 		return req
 	}
-	id := newIdentity()
+	submit := func(req *apiv1.SubmitRequest) error { return n.Do(ctx, http.MethodPost, "/v1/submit", req, nil) }
+	id := nodeclient.NewIdentity()
 	for _, tc := range []struct {
 		name   string
 		mutate func(*apiv1.SubmitRequest)
@@ -437,34 +347,34 @@ func TestEndToEndBadRequests(t *testing.T) {
 				tc.mutate(req)
 			} else {
 				req.Challenge = req.Challenge[:31]
-				req.Signature = ed25519.Sign(id.priv, append(slices.Clone(req.Prefix), req.Challenge...))
+				req.Signature = ed25519.Sign(id.Priv, append(slices.Clone(req.Prefix), req.Challenge...))
 			}
-			if tc.name == "bad nonce" && registration.CheckPow(pp.PowParams.Challenge, id.pub, id.challenge, req.Nonce, 4) {
+			if tc.name == "bad nonce" && registration.CheckPow(pp.PowParams.Challenge, id.Pub, id.Challenge, req.Nonce, 4) {
 				t.Skip("the next nonce happens to be valid too")
 			}
-			if code, raw, _ := n.do("POST", "/v1/submit", req, nil); code != tc.code {
-				t.Fatalf("got %d %s, want %d", code, raw, tc.code)
+			if err := submit(req); nodeclient.Code(err) != tc.code {
+				t.Fatalf("got %v, want %d", err, tc.code)
 			}
 		})
 	}
-	if code, raw, _ := n.do("POST", "/v1/submit", good(id), nil); code != 200 {
-		t.Fatalf("first member: %d %s", code, raw)
+	if err := submit(good(id)); err != nil {
+		t.Fatalf("first member: %v", err)
 	}
-	if code, _, _ := n.do("POST", "/v1/submit", good(newIdentity()), nil); code != 429 {
-		t.Fatalf("round full: %d", code)
+	if err := submit(good(nodeclient.NewIdentity())); nodeclient.Code(err) != 429 {
+		t.Fatalf("round full: %v", err)
 	}
-	if code, _, _ := n.do("POST", "/v1/submit", good(id), nil); code != 200 {
-		t.Fatalf("resubmission into a full round: %d", code)
+	if err := submit(good(id)); err != nil {
+		t.Fatalf("resubmission into a full round: %v", err)
 	}
 	for _, path := range []string{"/v1/proofs/0", "/v1/proofs/abc", "/v1/proofs/99999999999999999999"} {
-		if code, _, _ := n.do("GET", path, nil, nil); code != 404 {
-			t.Fatalf("%s: %d", path, code)
+		if err := n.Do(ctx, http.MethodGet, path, nil, nil); nodeclient.Code(err) != 404 {
+			t.Fatalf("%s: %v", path, err)
 		}
 	}
-	if code, _, _ := n.do("POST", "/v1/submit", nil, nil); code != 400 {
-		t.Fatalf("empty submit: %d", code)
+	if err := submit(nil); nodeclient.Code(err) != 400 {
+		t.Fatalf("empty submit: %v", err)
 	}
-	r, _ := http.NewRequest("POST", n.base+"/v1/submit", strings.NewReader("{not json"))
+	r, _ := http.NewRequest("POST", n.Base+"/v1/submit", strings.NewReader("{not json"))
 	r.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(r); err != nil || resp.StatusCode != 400 {
 		t.Fatalf("malformed JSON: %v %v", resp, err)
@@ -484,14 +394,14 @@ func TestEndToEndKill9(t *testing.T) {
 	servicePubkey := info(t, n).ServicePubkey
 
 	var pp apiv1.PowParamsResponse
-	if code, raw, _ := n.do("GET", "/v1/pow_params", nil, &pp); code != 200 {
-		t.Fatalf("pow_params: %d %s", code, raw)
+	if err := n.Do(context.Background(), http.MethodGet, "/v1/pow_params", nil, &pp); err != nil {
+		t.Fatalf("pow_params: %v", err)
 	}
-	submit := func(id nodeKey, resp *apiv1.SubmitResponse) (int, []byte) {
-		req := n.request(id, far())
+	// No nonce search: the default difficulty, 0, takes any nonce.
+	submit := func(id nodeclient.Identity, resp *apiv1.SubmitResponse) error {
+		req := n.Request(id, far())
 		req.PowParams = pp.PowParams
-		code, raw, _ := n.do("POST", "/v1/submit", req, resp)
-		return code, raw
+		return n.Do(context.Background(), http.MethodPost, "/v1/submit", req, resp)
 	}
 	var mu sync.Mutex
 	var acked [][]byte
@@ -504,11 +414,11 @@ func TestEndToEndKill9(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				id := newIdentity()
+				id := nodeclient.NewIdentity()
 				var resp apiv1.SubmitResponse
-				if code, _ := submit(id, &resp); code == 200 {
+				if submit(id, &resp) == nil {
 					mu.Lock()
-					acked = append(acked, id.challenge)
+					acked = append(acked, id.Challenge)
 					round, end = resp.RoundId, time.Now().Add(resp.RoundEnd.AsDuration())
 					mu.Unlock()
 				}
@@ -527,12 +437,12 @@ func TestEndToEndKill9(t *testing.T) {
 	}
 	p.start()
 	for range 3 {
-		id := newIdentity()
+		id := nodeclient.NewIdentity()
 		var resp apiv1.SubmitResponse
-		if code, raw := submit(id, &resp); code != 200 || resp.RoundId != round {
-			t.Fatalf("after restart: %d %s round %s", code, raw, resp.RoundId)
+		if err := submit(id, &resp); err != nil || resp.RoundId != round {
+			t.Fatalf("after restart: %v round %s", err, resp.RoundId)
 		}
-		acked = append(acked, id.challenge)
+		acked = append(acked, id.Challenge)
 	}
 	r, _ := strconv.ParseUint(round, 10, 64)
 	start := genesis.Add(phaseShift + time.Duration(r)*epoch)
@@ -546,7 +456,7 @@ func TestEndToEndKill9(t *testing.T) {
 		t.Fatalf("no checkpoint after SIGTERM: %v %+v\n%s", err, st, p.log)
 	}
 	p.start()
-	resp := n.proof(t, round, end)
+	resp := proof(t, n, round, end)
 	validate(t, resp, servicePubkey, acked)
 	t.Logf("%d members registered (%d before the first kill), %d leaves", len(acked), before, resp.Proof.Leaves)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
+	"github.com/poet-operator/poet-operator/poet/nodeclient"
 )
 
 // The Grafana dashboards and the alert rules (the sources under config/ and the chart's
@@ -301,13 +303,14 @@ func scrapeThroughARound(t *testing.T) exportedFamilies {
 			t.Fatalf("reading /metrics: %v", err)
 		}
 	}
+	ctx := context.Background()
 	info(t, n)
-	resp, code, raw := n.submitPow(t, newIdentity(), far())
-	if code != http.StatusOK {
-		t.Fatalf("submit: %d %s", code, raw)
+	resp, err := n.SubmitPoW(ctx, nodeclient.NewIdentity(), far())
+	if err != nil {
+		t.Fatalf("submit: %v", err)
 	}
-	if code, raw, _ := n.do("POST", "/v1/submit", &apiv1.SubmitRequest{}, nil); code < 400 || code > 499 {
-		t.Fatalf("an empty submit: %d %s, want a client error", code, raw)
+	if err := n.Do(ctx, http.MethodPost, "/v1/submit", &apiv1.SubmitRequest{}, nil); nodeclient.Code(err) < 400 || nodeclient.Code(err) > 499 {
+		t.Fatalf("an empty submit: %v, want a client error", err)
 	}
 	scrape()
 	// Scrape while round 0 executes, until its proof is out.
@@ -316,8 +319,8 @@ func scrapeThroughARound(t *testing.T) exportedFamilies {
 		scrape()
 		if time.Now().After(end) {
 			var pr apiv1.ProofResponse
-			code, raw, _ := n.do("GET", "/v1/proofs/"+resp.RoundId, nil, &pr)
-			switch code {
+			err := n.Do(ctx, http.MethodGet, "/v1/proofs/"+resp.RoundId, nil, &pr)
+			switch nodeclient.Code(err) {
 			case http.StatusOK:
 				proofOut = true
 			case http.StatusNotFound:
@@ -325,7 +328,7 @@ func scrapeThroughARound(t *testing.T) exportedFamilies {
 					t.Fatalf("no proof of round %s 30 s after its end:\n%s", resp.RoundId, p.log)
 				}
 			default:
-				t.Fatalf("proof of round %s: %d %s", resp.RoundId, code, raw)
+				t.Fatalf("proof of round %s: %v", resp.RoundId, err)
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
