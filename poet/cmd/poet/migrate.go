@@ -46,15 +46,9 @@ func importReference(cfg *config.Config, registry *registration.Registry, key ed
 func migrateMain(args []string, stdout, stderr io.Writer) int {
 	dry := slices.Contains(args, "--dry-run")
 	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--dry-run" })
-	cfg, err := config.Load(args, os.Getenv)
-	switch {
-	case errors.Is(err, config.ErrHelp):
-		fmt.Fprintln(stdout, "usage: poet migrate [--dry-run] [poet flags]")
-		fmt.Fprintln(stdout, err)
-		return 0
-	case err != nil:
-		fmt.Fprintln(stderr, "poet migrate:", err)
-		return 2
+	cfg, code := loadCommandConfig("poet migrate", "[--dry-run] [poet flags]", args, stdout, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(stderr, cfg)
 	if dry {
