@@ -82,6 +82,16 @@
 	VPSHUFD  sel, X6, X6; \
 	VPADDD   X6, X4, dst
 
+// ADDSIGMA adds Σ(x) = ror r1 ^ ror r2 ^ ror r3 of x to h (Σ1 with 6, 11, 25; Σ0 with
+// 2, 13, 22), through SI and DI.
+#define ADDSIGMA(r1, r2, r3, x, h) \
+	RORXL r1, x, SI; \
+	RORXL r2, x, DI; \
+	XORL  DI, SI; \
+	RORXL r3, x, DI; \
+	XORL  DI, SI; \
+	ADDL  SI, h
+
 // ROUND runs round i (relative to R13): T1 = h + Σ1(e) + Ch(e,f,g) + K[i] + W[i],
 // d += T1, h = T1 + Σ0(a) + Maj(a,b,c). The caller renames the registers for the next
 // round. Ch(e,f,g) = ((f^g)&e)^g; Maj(a,b,c) = ((a^b)&(b^c))^b, with b^c in bc on entry
@@ -93,19 +103,9 @@
 	ANDL  e, SI; \
 	XORL  g, SI; \
 	ADDL  SI, h; \
-	RORXL $6, e, SI; \
-	RORXL $11, e, DI; \
-	XORL  DI, SI; \
-	RORXL $25, e, DI; \
-	XORL  DI, SI; \
-	ADDL  SI, h; \
+	ADDSIGMA($6, $11, $25, e, h); \
 	ADDL  h, d; \
-	RORXL $2, a, SI; \
-	RORXL $13, a, DI; \
-	XORL  DI, SI; \
-	RORXL $22, a, DI; \
-	XORL  DI, SI; \
-	ADDL  SI, h; \
+	ADDSIGMA($2, $13, $22, a, h); \
 	MOVL  a, ab; \
 	XORL  b, ab; \
 	ANDL  ab, bc; \
