@@ -13,7 +13,7 @@ import (
 	"time"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
-	"github.com/poet-operator/poet-operator/poet/proofcodec"
+	"github.com/poet-operator/poet-operator/poet/proofcodec/proofjson"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
@@ -166,7 +166,7 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 	}
 	// The service key, never anything shorter: a node panics on a pubkey under 5 bytes.
 	msg := proofMessage(sp, c.b.Info().ServicePubkey)
-	body, err := proofcodec.MarshalJSON(msg)
+	body, err := proofjson.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("rendering round %d proof: %w", round, err)
 	}
@@ -177,5 +177,5 @@ func (c *proofCache) build(round uint64) (*renderedProof, error) {
 
 // proofMessage is the API message of a stored proof.
 func proofMessage(sp *registration.StoredProof, pubkey []byte) *apiv1.ProofResponse {
-	return proofcodec.Response(&sp.Proof, sp.Members, sp.Leaves, pubkey)
+	return proofjson.Response(&sp.Proof, sp.Members, sp.Leaves, pubkey)
 }

@@ -5,14 +5,14 @@ import (
 	"os"
 
 	"github.com/poet-operator/poet-operator/poet/posw"
-	"github.com/poet-operator/poet-operator/poet/proofcodec"
+	"github.com/poet-operator/poet-operator/poet/proofcodec/proofjson"
 )
 
-// Proof files are the JSON body of the REST GET /v1/proofs/{round} (package proofcodec,
+// Proof files are the JSON body of the REST GET /v1/proofs/{round} (package proofjson,
 // the service's own rendering), so files compare with what a service serves.
 
 func writeProofFile(path string, p *posw.Proof, leaves uint64, pubkey []byte) error {
-	b, err := proofcodec.MarshalJSON(proofcodec.Response(p, [][]byte{}, leaves, pubkey))
+	b, err := proofjson.Marshal(proofjson.Response(p, [][]byte{}, leaves, pubkey))
 	if err != nil {
 		return fmt.Errorf("encoding proof: %w", err)
 	}
@@ -27,6 +27,6 @@ func readProofFile(path string) (*posw.Proof, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading proof: %w", err)
 	}
-	p, _, leaves, _, err := proofcodec.DecodeJSON(b)
+	p, _, leaves, _, err := proofjson.Decode(b)
 	return p, leaves, err
 }

@@ -1,10 +1,14 @@
-package proofcodec
-
-// The JSON form is the body of the REST GET /v1/proofs/{round}: a ProofResponse
-// rendered as the reference's grpc-gateway renders it (protojson, every field emitted,
-// bytes in base64, leaves as a decimal string). The service serves it and poet_bench
-// writes and reads proof files in it, so a file compares byte for byte with what a
-// service serves.
+// Package proofjson is the proof's JSON form, the one encoding of package proofcodec
+// that needs the API's protobuf types: the body of the REST GET /v1/proofs/{round}, a
+// ProofResponse rendered as the reference's grpc-gateway renders it (protojson, every
+// field emitted, bytes in base64, leaves as a decimal string). The service serves it and
+// poet_bench writes and reads proof files in it, so a file compares byte for byte with
+// what a service serves.
+//
+// It is a package of its own so that the on-disk codecs, which the prover, the registry
+// and the import use, do not link the API's protobuf registration: rpc.api.v1 is also
+// the reference's proto package, and a binary holding both (hack/compat) panics at init.
+package proofjson
 
 import (
 	"bytes"
@@ -33,10 +37,10 @@ func Response(p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte) *ap
 	}
 }
 
-// MarshalJSON renders a response as the gateway does, compacted: protojson inserts
+// Marshal renders a response as the gateway does, compacted: protojson inserts
 // whitespace that differs from build to build (on purpose, so nobody relies on its
 // bytes), and a proof rendered once per round should be the same bytes everywhere.
-func MarshalJSON(r *apiv1.ProofResponse) ([]byte, error) {
+func Marshal(r *apiv1.ProofResponse) ([]byte, error) {
 	b, err := marshal.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -49,9 +53,9 @@ func MarshalJSON(r *apiv1.ProofResponse) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// DecodeJSON reads a response body back: the proof, its members, its leaves and the key.
+// Decode reads a response body back: the proof, its members, its leaves and the key.
 // leaves may be a string (as rendered) or a number.
-func DecodeJSON(b []byte) (p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte, err error) {
+func Decode(b []byte) (p *posw.Proof, members [][]byte, leaves uint64, pubkey []byte, err error) {
 	var r apiv1.ProofResponse
 	if err := protojson.Unmarshal(b, &r); err != nil {
 		return nil, nil, 0, nil, fmt.Errorf("decoding proof: %w", err)
