@@ -551,6 +551,57 @@ func extraNode(s subject, sel byte) []byte {
 	}
 }
 
+// The list operations of applyProgram, the same for proof nodes and proven leaves. Each
+// takes its selectors whether or not the list has an element to apply them to, so that a
+// program reads the same bytes whatever it did before.
+
+// flipAt flips a bit of the element sel picks.
+func flipAt(l [][]byte, sel, bit uint16) {
+	if len(l) > 0 {
+		k := pick(sel, len(l))
+		l[k] = flipBit(l[k], bit)
+	}
+}
+
+// dropAt removes the element sel picks.
+func dropAt(l [][]byte, sel uint16) [][]byte {
+	if len(l) == 0 {
+		return l
+	}
+	k := pick(sel, len(l))
+	return slices.Delete(l, k, k+1)
+}
+
+// dupAt repeats the element sel picks right after it.
+func dupAt(l [][]byte, sel uint16) [][]byte {
+	if len(l) == 0 {
+		return l
+	}
+	k := pick(sel, len(l))
+	return slices.Insert(l, k+1, bytes.Clone(l[k]))
+}
+
+// swapAt swaps the elements sel1 and sel2 pick.
+func swapAt(l [][]byte, sel1, sel2 uint16) {
+	if len(l) > 0 {
+		a, b := pick(sel1, len(l)), pick(sel2, len(l))
+		l[a], l[b] = l[b], l[a]
+	}
+}
+
+// shiftByte moves the last byte of the element sel picks to the front of the next one.
+// Merkle inputs are concatenations: moving a byte between neighbours keeps some hash
+// inputs identical, which a verifier checking lengths would notice.
+func shiftByte(l [][]byte, sel uint16) {
+	if len(l) > 1 {
+		a := pick(sel, len(l)-1)
+		if e := l[a]; len(e) > 0 {
+			l[a+1] = append([]byte{e[len(e)-1]}, l[a+1]...)
+			l[a] = bytes.Clone(e[:len(e)-1])
+		}
+	}
+}
+
 // applyProgram returns a mutated copy of s.
 func applyProgram(s subject, prog []byte) subject {
 	s = s.clone()
@@ -563,32 +614,15 @@ func applyProgram(s subject, prog []byte) subject {
 		case opFlipRoot:
 			p.Root = flipBit(p.Root, r.u16())
 		case opFlipLeaf:
-			i, bit := r.u16(), r.u16()
-			if leaves > 0 {
-				k := pick(i, leaves)
-				p.ProvenLeaves[k] = flipBit(p.ProvenLeaves[k], bit)
-			}
+			flipAt(p.ProvenLeaves, r.u16(), r.u16())
 		case opFlipNode:
-			i, bit := r.u16(), r.u16()
-			if nodes > 0 {
-				k := pick(i, nodes)
-				p.ProofNodes[k] = flipBit(p.ProofNodes[k], bit)
-			}
+			flipAt(p.ProofNodes, r.u16(), r.u16())
 		case opDropNode:
-			if i := r.u16(); nodes > 0 {
-				p.ProofNodes = slices.Delete(p.ProofNodes, pick(i, nodes), pick(i, nodes)+1)
-			}
+			p.ProofNodes = dropAt(p.ProofNodes, r.u16())
 		case opDupNode:
-			if i := r.u16(); nodes > 0 {
-				k := pick(i, nodes)
-				p.ProofNodes = slices.Insert(p.ProofNodes, k+1, bytes.Clone(p.ProofNodes[k]))
-			}
+			p.ProofNodes = dupAt(p.ProofNodes, r.u16())
 		case opSwapNodes:
-			i, j := r.u16(), r.u16()
-			if nodes > 0 {
-				a, b := pick(i, nodes), pick(j, nodes)
-				p.ProofNodes[a], p.ProofNodes[b] = p.ProofNodes[b], p.ProofNodes[a]
-			}
+			swapAt(p.ProofNodes, r.u16(), r.u16())
 		case opTruncNode:
 			i, k := r.u16(), r.u8()
 			if nodes > 0 {
@@ -639,21 +673,11 @@ func applyProgram(s subject, prog []byte) subject {
 		case opAppendNode:
 			p.ProofNodes = append(p.ProofNodes, extraNode(s, r.u8()))
 		case opDropLeaf:
-			if i := r.u16(); leaves > 0 {
-				k := pick(i, leaves)
-				p.ProvenLeaves = slices.Delete(p.ProvenLeaves, k, k+1)
-			}
+			p.ProvenLeaves = dropAt(p.ProvenLeaves, r.u16())
 		case opDupLeaf:
-			if i := r.u16(); leaves > 0 {
-				k := pick(i, leaves)
-				p.ProvenLeaves = slices.Insert(p.ProvenLeaves, k+1, bytes.Clone(p.ProvenLeaves[k]))
-			}
+			p.ProvenLeaves = dupAt(p.ProvenLeaves, r.u16())
 		case opSwapLeaves:
-			i, j := r.u16(), r.u16()
-			if leaves > 0 {
-				a, b := pick(i, leaves), pick(j, leaves)
-				p.ProvenLeaves[a], p.ProvenLeaves[b] = p.ProvenLeaves[b], p.ProvenLeaves[a]
-			}
+			swapAt(p.ProvenLeaves, r.u16(), r.u16())
 		case opKeepNodes:
 			p.ProofNodes = p.ProofNodes[:int(r.u16())%(nodes+1)]
 		case opPrependNode:
@@ -663,23 +687,9 @@ func applyProgram(s subject, prog []byte) subject {
 				p.ProofNodes[pick(i, nodes)] = make([]byte, 32)
 			}
 		case opShiftNodeByte:
-			// Merkle inputs are concatenations: moving a byte between neighbours keeps
-			// some hash inputs identical, which a verifier checking lengths would notice.
-			if i := r.u16(); nodes > 1 {
-				a := pick(i, nodes-1)
-				if n := p.ProofNodes[a]; len(n) > 0 {
-					p.ProofNodes[a+1] = append([]byte{n[len(n)-1]}, p.ProofNodes[a+1]...)
-					p.ProofNodes[a] = bytes.Clone(n[:len(n)-1])
-				}
-			}
+			shiftByte(p.ProofNodes, r.u16())
 		case opShiftLeafByte:
-			if i := r.u16(); leaves > 1 {
-				a := pick(i, leaves-1)
-				if l := p.ProvenLeaves[a]; len(l) > 0 {
-					p.ProvenLeaves[a+1] = append([]byte{l[len(l)-1]}, p.ProvenLeaves[a+1]...)
-					p.ProvenLeaves[a] = bytes.Clone(l[:len(l)-1])
-				}
-			}
+			shiftByte(p.ProvenLeaves, r.u16())
 		case opMutStmt:
 			switch r.u8() % 4 {
 			case 0:

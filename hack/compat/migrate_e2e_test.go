@@ -16,9 +16,6 @@ package compat
 
 import (
 	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -33,8 +30,6 @@ import (
 	"time"
 
 	rpcapi "github.com/spacemeshos/poet/release/proto/go/rpc/api/v1"
-	"github.com/spacemeshos/poet/shared"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ourprover "github.com/poet-operator/poet-operator/poet/prover"
 )
@@ -45,6 +40,8 @@ const (
 	migCycleGap   = 6 * time.Second
 	migMembers    = 8
 )
+
+var migTiming = timing{epoch: migEpoch, phaseShift: migPhaseShift, cycleGap: migCycleGap}
 
 func migRoundStart(g time.Time, n int) time.Time {
 	return g.Add(migPhaseShift + time.Duration(n)*migEpoch)
@@ -77,18 +74,8 @@ type migPoet struct {
 // waits until /v1/info answers.
 func startMigPoet(t *testing.T, bin, poetdir string, genesis time.Time, extra ...string) *migPoet {
 	t.Helper()
-	rest, rpc, cfgRPC := loopbackAddr(t), loopbackAddr(t), loopbackAddr(t)
-	args := append([]string{
-		"--poetdir", poetdir,
-		"--genesis-time", genesis.UTC().Format(time.RFC3339Nano),
-		"--epoch-duration", migEpoch.String(),
-		"--phase-shift", migPhaseShift.String(),
-		"--cycle-gap", migCycleGap.String(),
-		"--restlisten", rest,
-		"--rpclisten", rpc,
-		"--config-rpclisten", cfgRPC,
-	}, extra...)
-	p := &migPoet{cmd: exec.Command(bin, args...), out: &syncBuffer{}, rest: "http://" + rest, done: make(chan error, 1)}
+	rest, flags := poetFlags(t, poetdir, genesis, migTiming)
+	p := &migPoet{cmd: exec.Command(bin, append(flags, extra...)...), out: &syncBuffer{}, rest: "http://" + rest, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -130,29 +117,18 @@ func submitMembers(t *testing.T, c *nodeClient, n int, want string) []*nodeIdent
 	if code, raw, err := c.do(http.MethodGet, "/v1/pow_params", nil, &pp); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /v1/pow_params: %d %v %s", code, err, raw)
 	}
-	prefix := append(make([]byte, 20), 0x04)
 	ids := make([]*nodeIdentity, n)
 	for i := range ids {
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-		ch := make([]byte, 32)
-		_, _ = rand.Read(ch)
-		nonce, err := shared.FindSubmitPowNonce(context.Background(), pp.GetPowParams().GetChallenge(), ch, pub, uint(pp.GetPowParams().GetDifficulty()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := &rpcapi.SubmitRequest{
-			Nonce: nonce, PowParams: pp.GetPowParams(), Prefix: prefix, Challenge: ch, Pubkey: pub,
-			Signature: ed25519.Sign(priv, append(slices.Clone(prefix), ch...)),
-			Deadline:  timestamppb.New(time.Now().Add(24 * time.Hour)),
-		}
+		id := newNodeIdentity(t, pp.GetPowParams(), time.Now().Add(24*time.Hour))
 		var resp rpcapi.SubmitResponse
-		if code, raw, err := c.do(http.MethodPost, "/v1/submit", req, &resp); err != nil || code != http.StatusOK {
+		if code, raw, err := c.do(http.MethodPost, "/v1/submit", id.req, &resp); err != nil || code != http.StatusOK {
 			t.Fatalf("POST /v1/submit: %d %v %s", code, err, raw)
 		}
 		if resp.GetRoundId() != want {
 			t.Fatalf("registered into round %q, want %q (the machine is too slow for this schedule)", resp.GetRoundId(), want)
 		}
-		ids[i] = &nodeIdentity{pub: pub, priv: priv, challenge: ch, req: req, round: want}
+		id.round = want
+		ids[i] = id
 	}
 	return ids
 }
@@ -343,9 +319,7 @@ func TestSwitchFromReference(t *testing.T) {
 			t.Errorf("the reference's %s changed", path)
 		}
 	}
-	again := exec.Command(ourBin, "migrate", "--poetdir", poetdir,
-		"--genesis-time", genesis.UTC().Format(time.RFC3339Nano), "--epoch-duration", migEpoch.String(),
-		"--phase-shift", migPhaseShift.String(), "--cycle-gap", migCycleGap.String())
+	again := exec.Command(ourBin, append([]string{"migrate", "--poetdir", poetdir}, migTiming.flags(genesis)...)...)
 	out, err = again.CombinedOutput()
 	if err != nil {
 		t.Fatalf("poet migrate (again): %v\n%s", err, out)

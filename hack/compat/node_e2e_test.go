@@ -37,11 +37,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
+// nodeE2ETiming is the schedule of the node test's poet.
+var nodeE2ETiming = timing{epoch: 12 * time.Second, phaseShift: 6 * time.Second, cycleGap: 3 * time.Second}
+
 const (
-	nodeE2EEpoch      = 12 * time.Second
-	nodeE2EPhaseShift = 6 * time.Second
-	nodeE2ECycleGap   = 3 * time.Second
-	nodeE2EPowDiff    = 4
+	nodeE2EPowDiff = 4
 	// maxProofNodes is the SCALE limit of shared.MerkleProof.ProofNodes (node-client.md §4).
 	maxProofNodes = 5400
 )
@@ -76,6 +76,28 @@ func buildOurPoet(t *testing.T) string {
 	return bin
 }
 
+// timing is a poet's schedule.
+type timing struct{ epoch, phaseShift, cycleGap time.Duration }
+
+// flags are the schedule's flags, the same for the reference and ours.
+func (tm timing) flags(genesis time.Time) []string {
+	return []string{
+		"--genesis-time", genesis.UTC().Format(time.RFC3339Nano),
+		"--epoch-duration", tm.epoch.String(),
+		"--phase-shift", tm.phaseShift.String(),
+		"--cycle-gap", tm.cycleGap.String(),
+	}
+}
+
+// poetFlags are the flags of a run of the reference or ours on poetdir: the schedule and
+// its REST, gRPC and configuration listeners on loopback; rest is the REST address.
+func poetFlags(t *testing.T, poetdir string, genesis time.Time, tm timing) (rest string, flags []string) {
+	t.Helper()
+	rest = loopbackAddr(t)
+	flags = append([]string{"--poetdir", poetdir}, tm.flags(genesis)...)
+	return rest, append(flags, "--restlisten", rest, "--rpclisten", loopbackAddr(t), "--config-rpclisten", loopbackAddr(t))
+}
+
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,20 +112,9 @@ func loopbackAddr(t *testing.T) string {
 // metrics port. It returns the REST base URL and the server's output.
 func startOurPoet(t *testing.T, bin string, genesis time.Time) (string, *syncBuffer) {
 	t.Helper()
-	rest, ops, rpc, cfgRPC := loopbackAddr(t), loopbackAddr(t), loopbackAddr(t), loopbackAddr(t)
-	_, opsPort, _ := net.SplitHostPort(ops)
-	cmd := exec.Command(bin,
-		"--poetdir", t.TempDir(),
-		"--genesis-time", genesis.UTC().Format(time.RFC3339Nano),
-		"--epoch-duration", nodeE2EEpoch.String(),
-		"--phase-shift", nodeE2EPhaseShift.String(),
-		"--cycle-gap", nodeE2ECycleGap.String(),
-		"--restlisten", rest,
-		"--rpclisten", rpc,
-		"--config-rpclisten", cfgRPC,
-		"--metrics-port", opsPort,
-		"--pow-difficulty", fmt.Sprint(nodeE2EPowDiff),
-	)
+	rest, flags := poetFlags(t, t.TempDir(), genesis, nodeE2ETiming)
+	_, opsPort, _ := net.SplitHostPort(loopbackAddr(t))
+	cmd := exec.Command(bin, append(flags, "--metrics-port", opsPort, "--pow-difficulty", fmt.Sprint(nodeE2EPowDiff))...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -180,38 +191,60 @@ type nodeIdentity struct {
 	roundEnd  time.Time
 }
 
-// membershipRoot computes the statement exactly as go-spacemesh does: the members, in
-// the order received, as leaves of a merkle-tree with shared.HashMembershipTreeNode.
-func membershipRoot(t *testing.T, members [][]byte) []byte {
+// newNodeIdentity is a fresh identity with its PoW-path request, the nonce found by the
+// reference's search, as go-spacemesh builds it (genesis ID all zero).
+func newNodeIdentity(t *testing.T, pp *rpcapi.PowParams, deadline time.Time) *nodeIdentity {
 	t.Helper()
-	tree, err := merkle.NewTreeBuilder().WithHashFunc(shared.HashMembershipTreeNode).Build()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range members {
-		if err := tree.AddLeaf(m); err != nil {
-			t.Fatal(err)
-		}
+	challenge := make([]byte, 32)
+	if _, err := rand.Read(challenge); err != nil {
+		t.Fatal(err)
 	}
-	return tree.Root()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nonce, err := shared.FindSubmitPowNonce(ctx, pp.GetChallenge(), challenge, pub, uint(pp.GetDifficulty()))
+	if err != nil {
+		t.Fatalf("FindSubmitPowNonce: %v", err)
+	}
+	prefix := append(make([]byte, 20), 0x04)
+	req := &rpcapi.SubmitRequest{
+		Nonce:     nonce,
+		PowParams: pp,
+		Prefix:    prefix,
+		Challenge: challenge,
+		Pubkey:    pub,
+		Signature: ed25519.Sign(priv, append(slices.Clone(prefix), challenge...)),
+		Deadline:  timestamppb.New(deadline),
+	}
+	return &nodeIdentity{pub: pub, priv: priv, challenge: challenge, req: req}
 }
 
-// membershipProof builds the node's proof that members[idx] is in the tree.
-func membershipProof(t *testing.T, members [][]byte, idx uint64) (root []byte, nodes [][]byte) {
-	t.Helper()
-	tree, err := merkle.NewTreeBuilder().
-		WithHashFunc(shared.HashMembershipTreeNode).
-		WithLeavesToProve(map[uint64]bool{idx: true}).
-		Build()
+// membershipTree builds the tree of the statement exactly as go-spacemesh does: the
+// members, in the order received, as leaves of a merkle-tree with
+// shared.HashMembershipTreeNode; with prove, it proves those leaves.
+func membershipTree(tb testing.TB, members [][]byte, prove ...uint64) *merkle.Tree {
+	tb.Helper()
+	b := merkle.NewTreeBuilder().WithHashFunc(shared.HashMembershipTreeNode)
+	if len(prove) > 0 {
+		leaves := map[uint64]bool{}
+		for _, i := range prove {
+			leaves[i] = true
+		}
+		b = b.WithLeavesToProve(leaves)
+	}
+	tree, err := b.Build()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, m := range members {
 		if err := tree.AddLeaf(m); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	return tree.RootAndProof()
+	return tree
 }
 
 func TestNodeClientAgainstOurPoet(t *testing.T) {
@@ -229,8 +262,8 @@ func TestNodeClientAgainstOurPoet(t *testing.T) {
 	if code, raw, err := c.do(http.MethodGet, "/v1/info", nil, &info); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /v1/info: %d %v %s", code, err, raw)
 	}
-	if got := info.GetPhaseShift().AsDuration(); got != nodeE2EPhaseShift {
-		t.Errorf("/v1/info phaseShift = %v, want exactly %v (the node would exit)", got, nodeE2EPhaseShift)
+	if got := info.GetPhaseShift().AsDuration(); got != nodeE2ETiming.phaseShift {
+		t.Errorf("/v1/info phaseShift = %v, want exactly %v (the node would exit)", got, nodeE2ETiming.phaseShift)
 	}
 	if len(info.GetServicePubkey()) != ed25519.PublicKeySize {
 		t.Fatalf("/v1/info servicePubkey is %d bytes, want 32", len(info.GetServicePubkey()))
@@ -252,39 +285,13 @@ func TestNodeClientAgainstOurPoet(t *testing.T) {
 	t.Logf("/v1/pow_params: difficulty=%d challenge=%x", pp.GetPowParams().GetDifficulty(), pp.GetPowParams().GetChallenge())
 
 	// POST /v1/submit for 3 identities on the PoW path.
-	var genesisID [20]byte // the node's 20-byte genesis ID; all zero here
-	prefix := append(genesisID[:], 0x04)
 	deadline := time.Now().Add(24 * time.Hour)
 	ids := make([]*nodeIdentity, 3)
 	for i := range ids {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		challenge := make([]byte, 32)
-		if _, err := rand.Read(challenge); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		nonce, err := shared.FindSubmitPowNonce(ctx, pp.GetPowParams().GetChallenge(), challenge, pub,
-			uint(pp.GetPowParams().GetDifficulty()))
-		cancel()
-		if err != nil {
-			t.Fatalf("FindSubmitPowNonce: %v", err)
-		}
-		req := &rpcapi.SubmitRequest{
-			Nonce:     nonce,
-			PowParams: pp.GetPowParams(),
-			Prefix:    prefix,
-			Challenge: challenge,
-			Pubkey:    pub,
-			Signature: ed25519.Sign(priv, append(slices.Clone(prefix), challenge...)),
-			Deadline:  timestamppb.New(deadline),
-		}
-		id := &nodeIdentity{pub: pub, priv: priv, challenge: challenge, req: req}
+		id := newNodeIdentity(t, pp.GetPowParams(), deadline)
 		var resp rpcapi.SubmitResponse
 		sent := time.Now()
-		code, raw, err := c.do(http.MethodPost, "/v1/submit", req, &resp)
+		code, raw, err := c.do(http.MethodPost, "/v1/submit", id.req, &resp)
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("POST /v1/submit (identity %d): %d %v %s", i, code, err, raw)
 		}
@@ -297,7 +304,7 @@ func TestNodeClientAgainstOurPoet(t *testing.T) {
 		id.round = resp.GetRoundId()
 		id.roundEnd = sent.Add(resp.GetRoundEnd().AsDuration())
 		t.Logf("identity %d: nonce=%d round=%q roundEnd=%v (in %v), body %s",
-			i, nonce, id.round, resp.GetRoundEnd().AsDuration(), time.Until(id.roundEnd).Round(time.Millisecond), raw)
+			i, id.req.Nonce, id.round, resp.GetRoundEnd().AsDuration(), time.Until(id.roundEnd).Round(time.Millisecond), raw)
 		ids[i] = id
 	}
 
@@ -343,32 +350,13 @@ func fetchProof(t *testing.T, c *nodeClient, round string, end time.Time) *rpcap
 	t.Helper()
 	time.Sleep(time.Until(end) + 10*time.Millisecond)
 	start := time.Now()
-	const window = 60 * time.Second
-	attempts := 0
-	for {
-		attempts++
-		var resp rpcapi.ProofResponse
-		code, raw, err := c.do(http.MethodGet, "/v1/proofs/"+round, nil, &resp)
-		if err != nil {
-			t.Fatalf("GET /v1/proofs/%s: %v", round, err)
-		}
-		switch code {
-		case http.StatusOK:
-			took := time.Since(start)
-			t.Logf("proof of round %q available %v after roundEnd (%d attempts)", round, took.Round(time.Millisecond), attempts)
-			if took > 22*time.Second {
-				t.Errorf("proof took %v after roundEnd; the node's default 404 retries give up after ~22-44s", took)
-			}
-			return &resp
-		case http.StatusNotFound:
-		default:
-			t.Fatalf("GET /v1/proofs/%s: %d %s", round, code, raw)
-		}
-		if time.Since(start) > window {
-			t.Fatalf("GET /v1/proofs/%s: still 404 %v after roundEnd (%d attempts)", round, window, attempts)
-		}
-		time.Sleep(250 * time.Millisecond)
+	resp, _ := waitProof(t, c, round, start.Add(60*time.Second))
+	took := time.Since(start)
+	t.Logf("proof of round %q available %v after roundEnd", round, took.Round(time.Millisecond))
+	if took > 22*time.Second {
+		t.Errorf("proof took %v after roundEnd; the node's default 404 retries give up after ~22-44s", took)
 	}
+	return resp
 }
 
 func validateNodeProof(t *testing.T, resp *rpcapi.ProofResponse, servicePubkey []byte, ids []*nodeIdentity) {
@@ -403,7 +391,7 @@ func validateNodeProof(t *testing.T, resp *rpcapi.ProofResponse, servicePubkey [
 	}
 
 	// Statement = membership root of the members, in order.
-	stmt := membershipRoot(t, members)
+	stmt := membershipTree(t, members).Root()
 
 	// The PoSW proof.
 	if err := verifier.Validate(mp, hash.GenLabelHashFunc(stmt), hash.GenMerkleHashFunc(stmt), leaves, shared.T); err != nil {
@@ -437,7 +425,7 @@ func validateNodeProof(t *testing.T, resp *rpcapi.ProofResponse, servicePubkey [
 			t.Errorf("identity %d: challenge %x not among the %d members", i, id.challenge, len(members))
 			continue
 		}
-		root, nodes := membershipProof(t, members, uint64(idx))
+		root, nodes := membershipTree(t, members, uint64(idx)).RootAndProof()
 		if !bytes.Equal(root, stmt) {
 			t.Errorf("identity %d: proving tree root %x != statement %x", i, root, stmt)
 		}

@@ -136,6 +136,25 @@ func describeLayerFiles(files map[uint]int64) string {
 	return b.String()
 }
 
+// resumeOurs runs our prover in dir, where the reference left a checkpoint of from
+// leaves, up to to leaves, and fails unless it resumed from there and stopped there.
+func resumeOurs(t *testing.T, dir string, stmt []byte, disk uint, from, to uint64) *ourprover.Result {
+	t.Helper()
+	progress := &ourprover.Progress{}
+	res, err := ourprover.Run(context.Background(), ourprover.Config{
+		Dir: dir, Statement: stmt, Leaves: to, DiskLayers: disk,
+		TreeFileBuffer: resumeFileBuf, Progress: progress,
+	})
+	if err != nil {
+		t.Fatalf("our prover cannot resume the reference's checkpoint of %d leaves (%s): %v",
+			from, describeLayerFiles(layerFiles(t, dir)), err)
+	}
+	if progress.ResumedFrom() != from || res.Leaves != to {
+		t.Fatalf("our prover resumed from %d and stopped at %d, want %d and %d", progress.ResumedFrom(), res.Leaves, from, to)
+	}
+	return res
+}
+
 // checkProof asserts that p is the proof of an uninterrupted round of n leaves and that
 // the reference verifier accepts it.
 func checkProof(t testing.TB, who string, stmt []byte, p *posw.Proof, n uint64) {
@@ -403,18 +422,7 @@ func TestReferenceResumesOurRound(t *testing.T) {
 				t.Fatalf("state.bin holds %d leaves after the reference's final persist at %d", got, n)
 			}
 			m := n + 123
-			progress := &ourprover.Progress{}
-			res, err := ourprover.Run(context.Background(), ourprover.Config{
-				Dir: dir, Statement: stmt, Leaves: m, DiskLayers: disk,
-				TreeFileBuffer: resumeFileBuf, Progress: progress,
-			})
-			if err != nil {
-				t.Fatalf("our prover cannot resume the reference's checkpoint of %d leaves (%s): %v",
-					n, describeLayerFiles(layerFiles(t, dir)), err)
-			}
-			if progress.ResumedFrom() != n || res.Leaves != m {
-				t.Fatalf("our prover resumed from %d and stopped at %d, want %d and %d", progress.ResumedFrom(), res.Leaves, n, m)
-			}
+			res := resumeOurs(t, dir, stmt, disk, n, m)
 			checkProof(t, "ours resuming the reference's recovery", stmt, res.Proof, m)
 		})
 	}
@@ -525,21 +533,7 @@ func TestWeResumeReferenceRound(t *testing.T) {
 				}
 
 				m := max(k+777, posw.T)
-				progress := &ourprover.Progress{}
-				res, err := ourprover.Run(context.Background(), ourprover.Config{
-					Dir: dir, Statement: stmt, Leaves: m, DiskLayers: disk,
-					TreeFileBuffer: resumeFileBuf, Progress: progress,
-				})
-				if err != nil {
-					t.Fatalf("our prover cannot resume the reference's checkpoint of %d leaves (%s): %v",
-						k, describeLayerFiles(files), err)
-				}
-				if progress.ResumedFrom() != k {
-					t.Fatalf("our prover resumed from %d, want %d", progress.ResumedFrom(), k)
-				}
-				if res.Leaves != m {
-					t.Fatalf("our prover stopped at %d leaves, want %d", res.Leaves, m)
-				}
+				res := resumeOurs(t, dir, stmt, disk, k, m)
 				checkProof(t, "ours resuming the reference's round", stmt, res.Proof, m)
 				st := mustState(t, dir)
 				if x := st.Execution; x == nil || x.NumLeaves != m || x.NIP == nil || diffProofs(res.Proof, x.NIP) != "" {

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"github.com/spacemeshos/merkle-tree"
 	"github.com/spacemeshos/poet/hash"
 	"github.com/spacemeshos/poet/shared"
 	"github.com/spacemeshos/poet/verifier"
@@ -33,16 +32,7 @@ func BenchmarkVerifyMillionMemberRound(b *testing.B) {
 	}
 	b.Run("reference", func(b *testing.B) {
 		for b.Loop() {
-			tree, err := merkle.NewTreeBuilder().WithHashFunc(shared.HashMembershipTreeNode).Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, m := range ms {
-				if err := tree.AddLeaf(m); err != nil {
-					b.Fatal(err)
-				}
-			}
-			root := tree.Root()
+			root := membershipTree(b, ms).Root()
 			mp := shared.MerkleProof{Root: p.Root, ProvenLeaves: p.ProvenLeaves, ProofNodes: p.ProofNodes}
 			if err := verifier.Validate(mp, hash.GenLabelHashFunc(root), hash.GenMerkleHashFunc(root), 4096, shared.T); err != nil {
 				b.Fatal(err)
