@@ -45,6 +45,22 @@ func newPoetService(name string, genesis time.Time, epoch, shift, gap time.Durat
 	}
 }
 
+// createLongRound puts the reconciler's clock back on the real time and creates name, a
+// PoetService whose round 0 outlasts any test (genesis now, a 336 h epoch, 240 h phase
+// shift, 12 h cycle gap), after edit when there is one.
+func createLongRound(ctx context.Context, t *testing.T, name string, edit func(*v1alpha1.PoetService)) *v1alpha1.PoetService {
+	t.Helper()
+	clock.SetTime(time.Time{})
+	ps := newPoetService(name, time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
+	if edit != nil {
+		edit(ps)
+	}
+	if err := k8s.Create(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -102,11 +118,7 @@ func poke(t *testing.T, name string) {
 func TestCreatesTheObjectsOfAPoetService(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("objects", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	ps := createLongRound(ctx, t, "objects", nil)
 	for name, obj := range map[string]client.Object{
 		"objects-config": &corev1.ConfigMap{}, "objects-key": &corev1.Secret{}, "objects-headless": &corev1.Service{},
 		"objects": &corev1.Service{}, "objects-pdb": nil,
@@ -168,7 +180,7 @@ func TestRestartWaitsForTheSafeWindow(t *testing.T) {
 	genesis := time.Now().Add(-100 * time.Hour).Truncate(time.Second)
 	ps := newPoetService("rollout", genesis, 24*time.Hour, 12*time.Hour, 4*time.Hour)
 	s := scheduleOf(ps)
-	clock.Set(s.RoundStart(3).Add(5 * time.Hour)) // round 3 executing
+	clock.SetTime(s.RoundStart(3).Add(5 * time.Hour)) // round 3 executing
 	executing := uint64(3)
 	last := uint64(2)
 	statusRead.set("rollout", func(context.Context) (*status.Status, error) {
@@ -202,7 +214,7 @@ func TestRestartWaitsForTheSafeWindow(t *testing.T) {
 	}
 
 	// Into the gap; the proof of round 3 is out.
-	clock.Set(s.RoundEnd(3).Add(time.Hour))
+	clock.SetTime(s.RoundEnd(3).Add(time.Hour))
 	executing, last = 0, 3
 	statusRead.set("rollout", func(context.Context) (*status.Status, error) {
 		return &status.Status{OpenRound: 4, LastProofRound: &last}, nil
@@ -225,7 +237,7 @@ func TestRestartNowAnnotation(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
 	ps := newPoetService("forced", time.Now().Add(-100*time.Hour), 24*time.Hour, 12*time.Hour, 4*time.Hour)
-	clock.Set(scheduleOf(ps).RoundStart(3).Add(5 * time.Hour))
+	clock.SetTime(scheduleOf(ps).RoundStart(3).Add(5 * time.Hour))
 	if err := k8s.Create(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
@@ -253,11 +265,7 @@ func TestRestartNowAnnotation(t *testing.T) {
 func TestKeyAndVolumeOutliveThePoetService(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("retained", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	ps := createLongRound(ctx, t, "retained", nil)
 	var key corev1.Secret
 	eventually(t, "key", func() error { return get(ctx, "retained-key", &key) })
 	eventually(t, "PVC", func() error { return get(ctx, "data-retained-0", &corev1.PersistentVolumeClaim{}) })
@@ -299,7 +307,7 @@ func TestStatusFromARealPoet(t *testing.T) {
 		t.Skip("runs a poet")
 	}
 	ctx := context.Background()
-	clock.Set(time.Time{})
+	clock.SetTime(time.Time{})
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "poet")
 	if out, err := exec.Command("go", "build", "-o", bin, "../poet/cmd/poet").CombinedOutput(); err != nil {
@@ -356,12 +364,9 @@ func TestStatusFromARealPoet(t *testing.T) {
 func TestServiceMonitor(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("monitored", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	ps.Spec.Metrics.ServiceMonitor = true
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	createLongRound(ctx, t, "monitored", func(ps *v1alpha1.PoetService) {
+		ps.Spec.Metrics.ServiceMonitor = true
+	})
 	sm := &unstructured.Unstructured{}
 	sm.SetGroupVersionKind(specs.ServiceMonitorGVK)
 	eventually(t, "ServiceMonitor", func() error { return get(ctx, "monitored", sm) })
@@ -399,11 +404,7 @@ func TestServiceMonitor(t *testing.T) {
 func TestVolumeChangeIsStalled(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("volume", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	ps := createLongRound(ctx, t, "volume", nil)
 	var sts appsv1.StatefulSet
 	eventually(t, "StatefulSet", func() error { return get(ctx, "volume", &sts) })
 	uid := sts.UID
@@ -429,12 +430,9 @@ func TestVolumeChangeIsStalled(t *testing.T) {
 func TestRetentionDelete(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("ephemeral", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	ps := createLongRound(ctx, t, "ephemeral", func(ps *v1alpha1.PoetService) {
+		ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
+	})
 	eventually(t, "PVC", func() error { return get(ctx, "data-ephemeral-0", &corev1.PersistentVolumeClaim{}) })
 	eventually(t, "key", func() error { return get(ctx, "ephemeral-key", &corev1.Secret{}) })
 	if err := k8s.Delete(ctx, ps); err != nil {
@@ -463,13 +461,10 @@ func TestRetentionDelete(t *testing.T) {
 func TestExistingClaim(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
-	clock.Set(time.Time{})
-	ps := newPoetService("adopted", time.Now(), 336*time.Hour, 240*time.Hour, 12*time.Hour)
-	ps.Spec.Storage.ExistingClaim = "reference-poet-data"
-	ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
-	if err := k8s.Create(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	ps := createLongRound(ctx, t, "adopted", func(ps *v1alpha1.PoetService) {
+		ps.Spec.Storage.ExistingClaim = "reference-poet-data"
+		ps.Spec.Storage.RetentionPolicy = v1alpha1.RetentionDelete
+	})
 	readyReason := func(want string) func() error {
 		return func() error {
 			var cur v1alpha1.PoetService

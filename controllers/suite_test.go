@@ -15,6 +15,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	testingclock "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,29 +35,19 @@ var (
 	cfg        *rest.Config
 	k8s        client.Client
 	scheme     = runtime.NewScheme()
-	clock      = &testClock{}
+	clock      = testingclock.NewFakePassiveClock(time.Time{}) // read through reconcilerNow
 	statusRead = &fakeStatus{byName: map[string]statusFunc{}}
 	testEnv    *envtest.Environment
 )
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
+// reconcilerNow is the reconciler's clock: the time a test set on clock, or the real
+// time while clock is at zero (where it starts, and where clock.SetTime(time.Time{})
+// puts it back).
+func reconcilerNow() time.Time {
+	if t := clock.Now(); !t.IsZero() {
+		return t
 	}
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+	return time.Now()
 }
 
 type statusFunc func(ctx context.Context) (*status.Status, error)
@@ -141,7 +132,7 @@ func runSuite(m *testing.M) int {
 	}
 	r := &PoetServiceReconciler{
 		Client: mgr.GetClient(), Scheme: scheme, Recorder: mgr.GetEventRecorderFor("poet-operator"),
-		Options: specs.Options{DefaultImage: "ghcr.io/poet-operator/poet:test"}, ReadStatus: statusRead.read, Now: clock.Now,
+		Options: specs.Options{DefaultImage: "ghcr.io/poet-operator/poet:test"}, ReadStatus: statusRead.read, Now: reconcilerNow,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		println(err.Error())
