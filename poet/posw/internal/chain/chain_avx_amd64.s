@@ -82,6 +82,17 @@
 	VPSHUFD  sel, X6, X6; \
 	VPADDD   X6, X4, dst
 
+// LOADIV sets the state a..h to SHA-256's initial value.
+#define LOADIV \
+	MOVL $0x6a09e667, AX; \
+	MOVL $0xbb67ae85, BX; \
+	MOVL $0x3c6ef372, CX; \
+	MOVL $0xa54ff53a, DX; \
+	MOVL $0x510e527f, R8; \
+	MOVL $0x9b05688c, R9; \
+	MOVL $0x1f83d9ab, R10; \
+	MOVL $0x5be0cd19, R11
+
 // ADDSIGMA adds Σ(x) = ror r1 ^ ror r2 ^ ror r3 of x to h (Σ1 with 6, 11, 25; Σ0 with
 // 2, 13, 22), through SI and DI.
 #define ADDSIGMA(r1, r2, r3, x, h) \
@@ -157,14 +168,7 @@ TEXT ·hashBlocksAVX(SB), 0, $568-32
 	VMOVDQU X4, FRAME_K+224(SP)
 	VMOVDQU 240(SI), X4
 	VMOVDQU X4, FRAME_K+240(SP)
-	MOVL $0x6a09e667, AX
-	MOVL $0xbb67ae85, BX
-	MOVL $0x3c6ef372, CX
-	MOVL $0xa54ff53a, DX
-	MOVL $0x510e527f, R8
-	MOVL $0x9b05688c, R9
-	MOVL $0x1f83d9ab, R10
-	MOVL $0x5be0cd19, R11
+	LOADIV
 
 	// Each pass compresses one block: the next of the message while nblocks > 0, then
 	// the padded digest while extra > 0.
@@ -203,14 +207,7 @@ chainStep:
 	VPINSRD $3, R11, X1, X1
 	VMOVDQA X10, X2
 	VMOVDQA X11, X3
-	MOVL $0x6a09e667, AX
-	MOVL $0xbb67ae85, BX
-	MOVL $0x3c6ef372, CX
-	MOVL $0xa54ff53a, DX
-	MOVL $0x510e527f, R8
-	MOVL $0x9b05688c, R9
-	MOVL $0x1f83d9ab, R10
-	MOVL $0x5be0cd19, R11
+	LOADIV
 
 compress:
 	MOVL AX, FRAME_H+0(SP)
