@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/schedule"
 )
 
@@ -34,15 +35,7 @@ func layerFiles(t *testing.T, e *Engine, dir string) int {
 func runEngine(t *testing.T, cfg Config, reg *memRegistry) *Engine {
 	t.Helper()
 	e := New(cfg, reg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	testutil.Background(t, e.Run)
 	return e
 }
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	apiv1 "github.com/poet-operator/poet-operator/poet/api/v1"
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/posw"
 	"github.com/poet-operator/poet-operator/poet/registration"
 	"github.com/poet-operator/poet-operator/poet/server"
@@ -63,19 +64,11 @@ func startServer(t *testing.T, p *registration.StoredProof) string {
 	t.Helper()
 	s := server.New(server.Config{RPCListen: "127.0.0.1:0", RESTListen: "127.0.0.1:0", ConfigRPCListen: "127.0.0.1:0"},
 		proofBackend{p}, prometheus.NewRegistry(), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	exited := testutil.Background(t, s.Run)
 	select {
 	case <-s.Listening():
-	case err := <-done:
-		t.Fatal(err)
+	case <-exited:
+		t.Fatal("the server stopped before it listened")
 	}
 	return "http://" + s.Addrs().REST
 }

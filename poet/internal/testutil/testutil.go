@@ -1,5 +1,6 @@
 // Package testutil holds the helpers that tests of several poet packages share:
-// building a command once per test process, parsing a time literal, and a settable clock. It is a normal
+// building a command once per test process, parsing a time literal, a settable clock,
+// and running a service in the background for the length of a test. It is a normal
 // package so that the tests of any package below poet/ can import it; nothing outside
 // tests imports it. Packages outside poet/ (controllers, and the nested modules
 // hack/compat and hack/cluster) cannot import it: Go's internal rule.
@@ -11,6 +12,7 @@
 package testutil
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -108,4 +110,25 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
+}
+
+// Background runs run in a goroutine until the test ends; then it cancels run's context,
+// waits for run to return and reports its error on t. The channel is closed when run
+// returns, so that a test can notice an early exit.
+func Background(t testing.TB, run func(context.Context) error) <-chan struct{} {
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	var err error
+	go func() {
+		defer close(exited)
+		err = run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	return exited
 }

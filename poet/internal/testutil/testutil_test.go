@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,27 @@ func TestClockStandsUntilSet(t *testing.T) {
 	c.Set(start.Add(-time.Hour))
 	if got := c.Now(); !got.Equal(start.Add(-time.Hour)) {
 		t.Fatalf("after Set back: Now = %v", got)
+	}
+}
+
+func TestBackgroundStopsWithTheTest(t *testing.T) {
+	stopped := make(chan struct{})
+	t.Run("service", func(t *testing.T) {
+		exited := Background(t, func(ctx context.Context) error {
+			<-ctx.Done()
+			close(stopped)
+			return nil
+		})
+		select {
+		case <-exited:
+			t.Fatal("exited before the test ended")
+		case <-time.After(10 * time.Millisecond):
+		}
+	})
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("still running after its test ended")
 	}
 }
 
