@@ -167,24 +167,36 @@ func openReadOnly(path string) (*leveldb.DB, error) {
 	return db, nil
 }
 
-// readRound lists a round database's registrations in key (node ID) order.
-func readRound(path string) ([]registration.Member, error) {
+// eachRecord opens the database at path read-only and calls fn with every record in key
+// order; key and value are valid only during the call.
+func eachRecord(path string, fn func(key, value []byte) error) error {
 	db, err := openReadOnly(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer db.Close()
 	it := db.NewIterator(nil, nil)
 	defer it.Release()
-	var members []registration.Member
 	for it.Next() {
-		members = append(members, registration.Member{
-			NodeID:    slices.Clone(it.Key()),
-			Challenge: slices.Clone(it.Value()),
-		})
+		if err := fn(it.Key(), it.Value()); err != nil {
+			return err
+		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("iterating %s: %w", path, err)
+		return fmt.Errorf("iterating %s: %w", path, err)
+	}
+	return nil
+}
+
+// readRound lists a round database's registrations in key (node ID) order.
+func readRound(path string) ([]registration.Member, error) {
+	var members []registration.Member
+	err := eachRecord(path, func(k, v []byte) error {
+		members = append(members, registration.Member{NodeID: slices.Clone(k), Challenge: slices.Clone(v)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return members, nil
 }
@@ -192,27 +204,21 @@ func readRound(path string) ([]registration.Member, error) {
 // readProofs decodes every round's proof in the proofs database (the keys that are
 // round IDs; pow_challenge and pow_challenge_previous are not proofs).
 func readProofs(path string, have func(uint64) bool) ([]Proof, error) {
-	db, err := openReadOnly(path)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	it := db.NewIterator(nil, nil)
-	defer it.Release()
 	var proofs []Proof
-	for it.Next() {
-		n, err := strconv.ParseUint(string(it.Key()), 10, 64)
-		if err != nil || strconv.FormatUint(n, 10) != string(it.Key()) || (have != nil && have(n)) {
-			continue
+	err := eachRecord(path, func(k, v []byte) error {
+		n, err := strconv.ParseUint(string(k), 10, 64)
+		if err != nil || strconv.FormatUint(n, 10) != string(k) || (have != nil && have(n)) {
+			return nil
 		}
-		d, err := proofcodec.DecodeProofData(it.Value())
+		d, err := proofcodec.DecodeProofData(v)
 		if err != nil {
-			return nil, fmt.Errorf("proof of round %d: %w", n, err)
+			return fmt.Errorf("proof of round %d: %w", n, err)
 		}
 		proofs = append(proofs, proofOf(n, d))
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("iterating %s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(proofs, func(a, b Proof) int { return cmpU64(a.Round, b.Round) })
 	return proofs, nil
