@@ -83,7 +83,16 @@ wait_for() { # wait_for SECONDS WHAT CMD...
 
 kc() { "$K8S/kubectl" --kubeconfig "$DIR/kubeconfig" "$@"; }
 
-sysctl_snapshot() { sysctl -a 2>/dev/null | grep -Ev "$VOLATILE" | sort; }
+# One line a sysctl: a few kernels have sysctls whose value is several lines (each listed by
+# sysctl -a as "key = line"); their lines, sorted, are folded into one, joined by " | ", so
+# that the record pairs each key once. Records written unfolded are folded when read.
+sysctl_fold() {
+  sort | awk '{
+    i = index($0, " = "); k = (i ? substr($0, 1, i - 1) : $0); v = (i ? substr($0, i + 3) : "")
+    if (k in val) val[k] = val[k] " | " v; else { val[k] = v; order[++n] = k }
+  } END { for (j = 1; j <= n; j++) print order[j] " = " val[order[j]] }'
+}
+sysctl_snapshot() { sysctl -a 2>/dev/null | grep -Ev "$VOLATILE" | sysctl_fold; }
 cgroup_roots() {
   if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo /sys/fs/cgroup; return; fi
   for d in /sys/fs/cgroup/*/; do [[ -f "$d/cgroup.procs" ]] && echo "${d%/}"; done
@@ -450,7 +459,7 @@ cmd_down() {
   done
   # Sysctls back to what they were: ip_forward first, since it resets the per-interface ones.
   sysctl -qw "$(sed -n 's/^net.ipv4.ip_forward = /net.ipv4.ip_forward=/p' "$DIR/before/sysctl")"
-  join -t= -j1 <(sed 's/ = /=/' "$DIR/before/sysctl" | sort -t= -k1,1) <(sysctl_snapshot | sed 's/ = /=/' | sort -t= -k1,1) |
+  join -t= -j1 <(sysctl_fold <"$DIR/before/sysctl" | sed 's/ = /=/' | sort -t= -k1,1) <(sysctl_snapshot | sed 's/ = /=/' | sort -t= -k1,1) |
     awk -F= '$2 != $3 {print $1 "=" $2}' | while IFS= read -r kv; do
       sysctl -qw "${kv%%=*}=${kv#*=}" 2>/dev/null || log "could not restore ${kv%%=*}"
     done
@@ -475,7 +484,7 @@ check_clean() {
   local links; links="$(comm -13 "$DIR/before/links" <(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort) | tr '\n' ' ')"
   [[ -n ${links// /} ]] && bad+=("interfaces: $links")
   diff -q "$DIR/before/nft-ruleset" <(nft list ruleset 2>/dev/null) >/dev/null || bad+=("nftables ruleset differs: $(diff "$DIR/before/nft-ruleset" <(nft list ruleset 2>/dev/null) | head -5 | tr '\n' ' ')")
-  local sd; sd="$(join -t= -j1 <(sed 's/ = /=/' "$DIR/before/sysctl" | sort -t= -k1,1) <(sysctl_snapshot | sed 's/ = /=/' | sort -t= -k1,1) | awk -F= '$2 != $3 {print $1}' | tr '\n' ' ')"
+  local sd; sd="$(join -t= -j1 <(sysctl_fold <"$DIR/before/sysctl" | sed 's/ = /=/' | sort -t= -k1,1) <(sysctl_snapshot | sed 's/ = /=/' | sort -t= -k1,1) | awk -F= '$2 != $3 {print $1}' | tr '\n' ' ')"
   [[ -n ${sd// /} ]] && bad+=("sysctls changed: $sd")
   while read -r p; do [[ -n $p && -e $p ]] && bad+=("path $p"); done <"$DIR/before/created-paths"
   if ((${#bad[@]})); then
