@@ -143,6 +143,7 @@ func TestRealCluster(t *testing.T) {
 		{"NodeReboot", func(t *testing.T) { testInterruptMidRound(t, "reboot") }},
 		{"CPUManagerNone", testCPUManagerNone},
 		{"RetainDeleteRecreate", testRetainRecreate},
+		{"CalibrationBeforeGenesis", testCalibration},
 		{"DeletePolicy", testDeletePolicy},
 		{"HelmUpgradeAndUninstall", testHelmUpgradeUninstall},
 	}
@@ -731,11 +732,51 @@ func testRetainRecreate(t *testing.T) {
 	}
 }
 
-func testDeletePolicy(t *testing.T) {
-	k.kubectl(t, poetServiceYAML("beta", "Delete", ""), "apply", "-f", "-")
+// testCalibration runs a PoetService with no lps and a genesis 90 s ahead: the poet
+// calibrates its prover on its own CPU before the first round, and the operator records
+// the rate, when and on which node. beta is then the subject of testDeletePolicy.
+func testCalibration(t *testing.T) {
 	// Only one CPU is allocatable: beta runs once alpha is gone.
 	k.kubectl(t, "", "delete", "poetservice", "alpha", "-n", ns, "--wait=true")
+	betaGenesis := time.Now().Add(90 * time.Second).Truncate(time.Second)
+	k.kubectl(t, fmt.Sprintf(`apiVersion: poet.poet-operator.dev/v1alpha1
+kind: PoetService
+metadata: {name: beta, namespace: %s}
+spec:
+  genesisTime: %q
+  round: {epochDuration: %s, phaseShift: %s, cycleGap: %s}
+  prover: {cpus: 1, calibration: {duration: 15s}}
+  storage: {size: 1Gi, retentionPolicy: Delete}
+  resources: {memory: 1Gi}
+`, ns, betaGenesis.UTC().Format(time.RFC3339), epoch, phaseShift, cycleGap), "apply", "-f", "-")
 	waitCurrent(t, "beta", 3*time.Minute)
+	var ps *v1alpha1.PoetService
+	// The calibration ends 15 s after the poet starts; the operator polls /status.
+	k.eventually(t, ns, 2*time.Minute, "beta's calibration in status.prover", func() error {
+		ps = k.poetService(t, ns, "beta")
+		if ps.Status.Prover == nil || ps.Status.Prover.LPSSource != "calibrated" {
+			return fmt.Errorf("status.prover %+v", ps.Status.Prover)
+		}
+		return nil
+	})
+	pr := ps.Status.Prover
+	p, err := k.pod(ns, "beta-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.MeasuredLPS <= 0 || pr.LPSInUse != pr.MeasuredLPS {
+		t.Errorf("measuredLPS %d, lpsInUse %d: want the calibrated rate in use", pr.MeasuredLPS, pr.LPSInUse)
+	}
+	if pr.MeasuredOn == "" || pr.MeasuredOn != p.Spec.NodeName {
+		t.Errorf("measuredOn %q, the pod runs on %q", pr.MeasuredOn, p.Spec.NodeName)
+	}
+	if pr.MeasuredAt == nil || !pr.MeasuredAt.Time.Before(betaGenesis.Add(phaseShift)) {
+		t.Errorf("measuredAt %v: want before the first round starts at %v", pr.MeasuredAt, betaGenesis.Add(phaseShift))
+	}
+	t.Logf("calibrated on %s: %d leaves/s at %v", pr.MeasuredOn, pr.MeasuredLPS, pr.MeasuredAt)
+}
+
+func testDeletePolicy(t *testing.T) {
 	k.kubectl(t, "", "delete", "poetservice", "beta", "-n", ns, "--wait=true")
 	k.eventually(t, ns, 2*time.Minute, "claim and key of beta gone", func() error {
 		var pvc corev1.PersistentVolumeClaim
