@@ -98,11 +98,16 @@ func (p Plan) GoMaxProcs(current int) int {
 }
 
 // Choose places the prover within allowed. requested is --prover-cpu, -1 for the
-// default: the highest-numbered CPU whose SMT siblings (siblings[cpu], the CPU itself
-// included) are all allowed and leave other CPUs for the rest, else the highest CPU.
-// Siblings of the prover's CPU stay idle when that leaves the rest a CPU. With fewer
-// than two CPUs the prover is not pinned, and a requested CPU is an error.
-func Choose(allowed []int, requested int, siblings map[int][]int) (Plan, error) {
+// default: among the CPUs whose SMT siblings (siblings[cpu], the CPU itself included)
+// are all allowed and leave other CPUs for the rest (else among all), the one that has
+// served the fewest device interrupts (irqs, per CPU; nil when unknown), the
+// highest-numbered of those. Every device interrupt routed to the prover's CPU (a
+// disk's completions, a network card's) stops the prover for its handler, and
+// interrupts go where the kernel routed them before: on a VM whose disk interrupts all
+// land on one vCPU, that vCPU is the service's and not the prover's. Siblings of the
+// prover's CPU stay idle when that leaves the rest a CPU. With fewer than two CPUs the
+// prover is not pinned, and a requested CPU is an error.
+func Choose(allowed []int, requested int, siblings map[int][]int, irqs map[int]uint64) (Plan, error) {
 	allowed = slices.Sorted(slices.Values(allowed))
 	allowed = slices.Compact(allowed)
 	p := Plan{Allowed: allowed, Prover: -1, Rest: allowed}
@@ -135,13 +140,21 @@ func Choose(allowed []int, requested int, siblings map[int][]int) (Plan, error) 
 			p.Idle = idle
 		}
 	default:
-		for i := len(allowed) - 1; i >= 0 && p.Prover < 0; i-- {
-			if idle, ok := idleFor(allowed[i]); ok {
-				p.Prover, p.Idle = allowed[i], idle
+		// better: fewer interrupts, then the higher number.
+		better := func(c, than int) bool {
+			return than < 0 || irqs[c] < irqs[than] || irqs[c] == irqs[than] && c > than
+		}
+		for _, c := range allowed {
+			if idle, ok := idleFor(c); ok && better(c, p.Prover) {
+				p.Prover, p.Idle = c, idle
 			}
 		}
 		if p.Prover < 0 {
-			p.Prover = allowed[len(allowed)-1]
+			for _, c := range allowed {
+				if better(c, p.Prover) {
+					p.Prover = c
+				}
+			}
 		}
 	}
 	p.Rest = nil
@@ -200,4 +213,44 @@ func FormatList(cpus []int) string {
 		i = j + 1
 	}
 	return b.String()
+}
+
+// ParseInterrupts reads the text of /proc/interrupts: the device interrupts (the rows
+// numbered by IRQ, not the architecture's LOC, RES, NMI and the like) each CPU has
+// served since boot, by CPU number. nil when the text has no CPU header.
+func ParseInterrupts(text string) map[int]uint64 {
+	lines := strings.Split(text, "\n")
+	var cpus []int
+	for _, f := range strings.Fields(lines[0]) {
+		n, err := strconv.Atoi(strings.TrimPrefix(f, "CPU"))
+		if !strings.HasPrefix(f, "CPU") || err != nil {
+			return nil
+		}
+		cpus = append(cpus, n)
+	}
+	if len(cpus) == 0 {
+		return nil
+	}
+	out := make(map[int]uint64, len(cpus))
+	for _, c := range cpus {
+		out[c] = 0
+	}
+	for _, l := range lines[1:] {
+		label, rest, ok := strings.Cut(l, ":")
+		if _, err := strconv.Atoi(strings.TrimSpace(label)); !ok || err != nil {
+			continue
+		}
+		f := strings.Fields(rest)
+		for i, c := range cpus {
+			if i >= len(f) {
+				break
+			}
+			n, err := strconv.ParseUint(f[i], 10, 64)
+			if err != nil {
+				break
+			}
+			out[c] += n
+		}
+	}
+	return out
 }

@@ -28,6 +28,16 @@ func Allowed() ([]int, error) {
 	return out, nil
 }
 
+// Interrupts reads the device interrupts each CPU has served since boot from
+// root/proc/interrupts ("/" on a live system); nil when it cannot be read.
+func Interrupts(root string) map[int]uint64 {
+	b, err := os.ReadFile(filepath.Join(root, "proc/interrupts"))
+	if err != nil {
+		return nil
+	}
+	return ParseInterrupts(string(b))
+}
+
 // Siblings reads each CPU's SMT siblings from sysfs under root ("/" on a live system).
 // A CPU without topology information is its own only sibling.
 func Siblings(root string, cpus []int) map[int][]int {

@@ -59,7 +59,7 @@ func TestConfineAndPin(t *testing.T) {
 		t.Skipf("the test process may run on %s only: nothing to pin", FormatList(allowed))
 	}
 	restoreAffinity(t, allowed)
-	p, err := Choose(allowed, -1, Siblings("/", allowed))
+	p, err := Choose(allowed, -1, Siblings("/", allowed), Interrupts("/"))
 	if err != nil {
 		t.Fatal(err)
 	}

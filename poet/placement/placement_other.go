@@ -5,6 +5,9 @@ package placement
 // Allowed is unknown here: the prover is not pinned.
 func Allowed() ([]int, error) { return nil, ErrUnsupported }
 
+// Interrupts knows no interrupt counts here.
+func Interrupts(string) map[int]uint64 { return nil }
+
 // Siblings knows no topology here.
 func Siblings(string, []int) map[int][]int { return nil }
 

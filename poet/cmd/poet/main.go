@@ -281,7 +281,7 @@ func placeThreads(c config.ServiceConfig) (placement.Plan, error) {
 	if err != nil {
 		return placement.Plan{}, err
 	}
-	plan, err := placement.Choose(allowed, c.ProverCPU, placement.Siblings("/", allowed))
+	plan, err := placement.Choose(allowed, c.ProverCPU, placement.Siblings("/", allowed), placement.Interrupts("/"))
 	if err != nil {
 		return plan, fmt.Errorf("--prover-cpu: %w", err)
 	}
