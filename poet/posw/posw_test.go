@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 func katStatement() []byte {
@@ -15,15 +17,6 @@ func katStatement() []byte {
 		s[i] = byte(i)
 	}
 	return s
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // The known-answer vectors of reference-poet.md §6.2, produced by the reference code.
@@ -65,7 +58,7 @@ func TestKnownAnswers(t *testing.T) {
 			t.Errorf("root(%d) = %x, want %s", n, got, want)
 		}
 	}
-	fs := FiatShamir(unhex(t, roots[8]), 1_000_000, 5)
+	fs := FiatShamir(testutil.MustHex(t, roots[8]), 1_000_000, 5)
 	if want := []uint64{140577, 305142, 322526, 487161, 663456}; !slices.Equal(fs, want) {
 		t.Errorf("FiatShamir = %v, want %v", fs, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/posw"
 )
 
@@ -30,20 +31,20 @@ func goldenStoredProof() *Stored {
 
 // The record encodes to the golden bytes, and both formats decode from theirs.
 func TestStoredGolden(t *testing.T) {
-	want := mustHex(t, goldenStored)
+	want := testutil.MustHex(t, goldenStored)
 	if got := EncodeStored(goldenStoredProof()); !bytes.Equal(got, want) {
 		t.Fatalf("encoded\n%x\nwant\n%x", got, want)
 	}
 	for _, rec := range []string{goldenStored, goldenStoredV1} {
-		got, err := DecodeStored(mustHex(t, rec))
+		got, err := DecodeStored(testutil.MustHex(t, rec))
 		if err != nil || !reflect.DeepEqual(got, goldenStoredProof()) {
 			t.Fatalf("%s decodes to %+v, %v", rec, got, err)
 		}
 	}
-	if got := EncodeStored(&Stored{}); !bytes.Equal(got, mustHex(t, goldenStoredEmpty)) {
+	if got := EncodeStored(&Stored{}); !bytes.Equal(got, testutil.MustHex(t, goldenStoredEmpty)) {
 		t.Fatalf("empty proof encoded %x", got)
 	}
-	if got, err := DecodeStored(mustHex(t, goldenStoredEmpty)); err != nil || got.Leaves != 0 || len(got.Proof.Root) != 0 || len(got.Members) != 0 {
+	if got, err := DecodeStored(testutil.MustHex(t, goldenStoredEmpty)); err != nil || got.Leaves != 0 || len(got.Proof.Root) != 0 || len(got.Members) != 0 {
 		t.Fatalf("empty proof decodes to %+v, %v", got, err)
 	}
 }
@@ -70,7 +71,7 @@ func TestStoredRoundTrip(t *testing.T) {
 
 // Every flipped bit, every cut and every unknown format is ErrCorrupt, never a proof.
 func TestDecodeStoredRejectsDamage(t *testing.T) {
-	rec := mustHex(t, goldenStored)
+	rec := testutil.MustHex(t, goldenStored)
 	for i := range rec {
 		for bit := range 8 {
 			bad := bytes.Clone(rec)
@@ -85,7 +86,7 @@ func TestDecodeStoredRejectsDamage(t *testing.T) {
 			t.Errorf("cut to %d bytes: %+v, %v", cut, s, err)
 		}
 	}
-	v1 := mustHex(t, goldenStoredV1)
+	v1 := testutil.MustHex(t, goldenStoredV1)
 	for cut := range len(v1) {
 		if s, err := DecodeStored(v1[:cut]); !errors.Is(err, ErrCorrupt) || s != nil {
 			t.Errorf("format 1 cut to %d bytes: %+v, %v", cut, s, err)
@@ -106,9 +107,9 @@ func TestDecodeStoredRejectsDamage(t *testing.T) {
 // FuzzDecodeStored: a record either is ErrCorrupt or decodes to a proof that encodes
 // (in format 2) to a record decoding to the same proof.
 func FuzzDecodeStored(f *testing.F) {
-	f.Add(mustHex(f, goldenStored))
-	f.Add(mustHex(f, goldenStoredV1))
-	f.Add(mustHex(f, goldenStoredEmpty))
+	f.Add(testutil.MustHex(f, goldenStored))
+	f.Add(testutil.MustHex(f, goldenStoredV1))
+	f.Add(testutil.MustHex(f, goldenStoredEmpty))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 	"github.com/poet-operator/poet-operator/poet/posw"
 )
 
@@ -29,19 +30,10 @@ func goldenData() *ProofData {
 	}
 }
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // The reference's record encodes to the golden bytes and decodes from them; the
 // MerkleProof alone is the record's first fields.
 func TestProofDataGolden(t *testing.T) {
-	want := mustHex(t, goldenProofData)
+	want := testutil.MustHex(t, goldenProofData)
 	var w Writer
 	AppendProofData(&w, goldenData())
 	if !bytes.Equal(w.Bytes(), want) {
@@ -116,15 +108,15 @@ func TestReader(t *testing.T) {
 	}
 
 	// Nonzero padding reads as the reference reads it.
-	if o := NewReader(mustHex(t, "0000000101ffffff")).Opaque(); !bytes.Equal(o, []byte{1}) {
+	if o := NewReader(testutil.MustHex(t, "0000000101ffffff")).Opaque(); !bytes.Equal(o, []byte{1}) {
 		t.Fatalf("nonzero padding: %x", o)
 	}
 	// Missing padding does not.
-	r = NewReader(mustHex(t, "0000000101"))
+	r = NewReader(testutil.MustHex(t, "0000000101"))
 	if o := r.Opaque(); o != nil || !errors.Is(r.Err(), ErrMalformedXDR) {
 		t.Fatalf("missing padding: %x %v", o, r.Err())
 	}
-	r = NewReader(mustHex(t, "0000000200000000"))
+	r = NewReader(testutil.MustHex(t, "0000000200000000"))
 	if r.Bool() || !errors.Is(r.Err(), ErrMalformedXDR) {
 		t.Fatalf("boolean 2: %v", r.Err())
 	}
@@ -132,14 +124,14 @@ func TestReader(t *testing.T) {
 		t.Fatalf("after a failure: %v", r.Err())
 	}
 	// A caller's own failure latches the same way.
-	r = NewReader(mustHex(t, "00000007"))
+	r = NewReader(testutil.MustHex(t, "00000007"))
 	mine := errors.New("mine")
 	r.Fail(mine)
 	if r.Uint32() != 0 || r.End() != mine {
 		t.Fatalf("Fail: %v", r.Err())
 	}
 	// Nothing read aliases the input.
-	in := mustHex(t, "0000000101000000")
+	in := testutil.MustHex(t, "0000000101000000")
 	o = NewReader(in).Opaque()
 	in[4] = 9
 	if o[0] != 1 {
@@ -150,12 +142,12 @@ func TestReader(t *testing.T) {
 // FuzzXDRMerkleProof: whatever decodes re-encodes to as many bytes as it was read from,
 // and those decode to the same proof; nothing panics or allocates past the input.
 func FuzzXDRMerkleProof(f *testing.F) {
-	rec := mustHex(f, goldenProofData)
+	rec := testutil.MustHex(f, goldenProofData)
 	f.Add(rec)
 	f.Add(rec[:36])
 	f.Add([]byte{})
-	f.Add(mustHex(f, "00000000"+"ffffffff"))
-	f.Add(mustHex(f, "00000000"+"00000000"+"00000000"))
+	f.Add(testutil.MustHex(f, "00000000"+"ffffffff"))
+	f.Add(testutil.MustHex(f, "00000000"+"00000000"+"00000000"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReader(b)
 		p := ReadMerkleProof(r)
@@ -177,7 +169,7 @@ func FuzzXDRMerkleProof(f *testing.F) {
 // FuzzDecodeProofData: a record that decodes re-encodes to its own length (the padding
 // may differ), and that decodes to the same record.
 func FuzzDecodeProofData(f *testing.F) {
-	rec := mustHex(f, goldenProofData)
+	rec := testutil.MustHex(f, goldenProofData)
 	f.Add(rec)
 	f.Add(rec[:len(rec)-1])
 	f.Add(append(bytes.Clone(rec), 0, 0, 0, 0))

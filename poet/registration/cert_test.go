@@ -12,20 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poet-operator/poet-operator/poet/internal/testutil"
 )
 
 func mustEncodeCert(t testing.TB, pubkey []byte, exp *time.Time) []byte {
 	t.Helper()
 	b, err := EncodeCertificate(pubkey, exp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +93,7 @@ func TestDecodeCertificate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := decodeCertificate(unhex(t, tt.in))
+			c, err := decodeCertificate(testutil.MustHex(t, tt.in))
 			if tt.err {
 				if err == nil && tt.expires != -1<<63 {
 					t.Fatalf("decoded %+v, want an error", c)

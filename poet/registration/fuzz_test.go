@@ -20,7 +20,7 @@ func FuzzDecodeCertificate(f *testing.F) {
 		"80" + ones + "01" + "03" + "00f15365",
 		"00 01 13 ffffffffffffffff", "0100 00", "fdff 00", "00 02", "",
 	} {
-		f.Add(unhex(f, s))
+		f.Add(testutil.MustHex(f, s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCertificate(data)

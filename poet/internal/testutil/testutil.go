@@ -13,11 +13,13 @@ package testutil
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,4 +133,15 @@ func Background(t testing.TB, run func(context.Context) error) <-chan struct{} {
 		}
 	})
 	return exited
+}
+
+// MustHex decodes hex written for people (spaces allowed between bytes) or fails the
+// test.
+func MustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
